@@ -1,0 +1,44 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { closeRedis } from './redis.connection';
+import { MessageHandler, PubSub } from './pub-sub';
+
+/** PubSub over Redis: one dedicated subscriber connection per node (a subscribed client can only subscribe). */
+export class RedisPubSub extends PubSub implements OnApplicationShutdown {
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+  ) {
+    super();
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const handler of this.handlers.get(channel) ?? []) handler(message);
+    });
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.publisher.publish(channel, message);
+  }
+
+  async subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      await this.subscriber.subscribe(channel);
+    }
+    set.add(handler);
+    return async () => {
+      set.delete(handler);
+      if (set.size === 0 && this.handlers.get(channel) === set) {
+        this.handlers.delete(channel);
+        await this.subscriber.unsubscribe(channel);
+      }
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await closeRedis(this.subscriber);
+  }
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { chatSuite, connectSocketIo, connectWs, storedMessages } from '../support/chat-clients';
+import { request } from '../support/http';
+import { storageSetups } from '../support/test-app';
+import { bearer, newUserId, signToken } from '../support/tokens';
+
+/**
+ * Idempotent sends and the per-user limit of running generations. One generation at a time
+ * (CHAT_MAX_CONCURRENT=1), which also makes concurrent repeats of a send race for that one slot.
+ */
+describe.each(storageSetups())('Sending messages [$name]', (setup) => {
+  const suite = chatSuite(setup, { CHAT_MAX_CONCURRENT: '1' });
+  const { fake } = suite;
+
+  /** A fresh user, so conversation lists and limits start empty. */
+  const newUser = () => {
+    const token = signToken(newUserId());
+    return {
+      token,
+      conversations: () =>
+        request(`${suite.app.url}/api/conversations`, { headers: bearer(token) }),
+    };
+  };
+
+  it('answers a repeated clientMessageId with the same ids, storing and generating nothing new', async () => {
+    const { token, conversations } = newUser();
+    const client = await connectSocketIo(suite.app.url, { token });
+    const send = { clientMessageId: randomUUID(), content: 'Hola' };
+    const first = await client.request('chat:send', send);
+    await client.collectReply(first.replyId);
+
+    const again = await client.request('chat:send', send);
+    // A retry from another device, over the other transport, is the same send.
+    const fromWs = await (await connectWs(suite.app.url, { token })).request('chat:send', send);
+
+    const ids = {
+      conversationId: first.conversationId,
+      messageId: first.messageId,
+      replyId: first.replyId,
+    };
+    expect(first).toEqual({ ok: true, ...ids, duplicate: false });
+    expect(again).toEqual({ ok: true, ...ids, duplicate: true });
+    expect(fromWs).toEqual({ ok: true, ...ids, duplicate: true });
+    expect(fake.requests).toHaveLength(1);
+    expect(
+      (await storedMessages(suite.app.url, token, first.conversationId)).map((m) => m.role),
+    ).toEqual(['user', 'assistant']);
+    expect((await conversations()).body.data).toHaveLength(1);
+    expect(client.of('chat:message')).toHaveLength(1);
+  });
+
+  it('stores one message and runs one generation for 10 concurrent sends of one clientMessageId', async () => {
+    const { token, conversations } = newUser();
+    const client = await connectSocketIo(suite.app.url, { token });
+    fake.enqueue({ text: 'Una sola respuesta', tokenDelayMs: 5 });
+    const send = { clientMessageId: randomUUID(), content: 'Hola, ¿hay alguien?' };
+
+    const acks = await Promise.all(
+      Array.from({ length: 10 }, () => client.request('chat:send', send)),
+    );
+
+    const [winner] = acks.filter((a) => a.duplicate === false);
+    expect(winner).toBeDefined();
+    const ids = {
+      conversationId: winner.conversationId,
+      messageId: winner.messageId,
+      replyId: winner.replyId,
+    };
+    expect(acks).toEqual(
+      acks.map((a) => ({ ok: true, ...ids, duplicate: a === winner ? false : true })),
+    );
+    expect(acks.filter((a) => a.duplicate)).toHaveLength(9);
+
+    const reply = await client.collectReply(winner.replyId);
+    expect(reply.done?.content).toBe('Una sola respuesta');
+    expect(fake.requests).toHaveLength(1);
+    const stored = await storedMessages(suite.app.url, token, winner.conversationId);
+    expect(stored.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Hola, ¿hay alguien?'],
+      ['assistant', 'Una sola respuesta'],
+    ]);
+    // The losers' conversations were not left behind, empty.
+    expect((await conversations()).body.data.map((c: { id: string }) => c.id)).toEqual([
+      winner.conversationId,
+    ]);
+    expect(client.of('chat:message')).toHaveLength(1);
+
+    // The repeats held no slot of their own: the user's next message is not refused.
+    const next = await client.request('chat:send', {
+      clientMessageId: randomUUID(),
+      content: 'Y?',
+    });
+    expect(next).toMatchObject({ ok: true, duplicate: false });
+    await client.collectReply(next.replyId);
+  });
+
+  it('refuses a second generation while one runs (rate_limited), and accepts it once the first ended', async () => {
+    const { token } = newUser();
+    const phone = await connectSocketIo(suite.app.url, { token });
+    const laptop = await connectWs(suite.app.url, { token });
+    fake.enqueue({ chunks: ['Una', ' respuesta', ' lenta'], tokenDelayMs: 100 }, { text: 'Otra' });
+    const first = await phone.request('chat:send', {
+      clientMessageId: randomUUID(),
+      content: 'Uno',
+    });
+    await phone.next('chat:delta');
+
+    const second = { clientMessageId: randomUUID(), content: 'Dos' };
+    const refused = await laptop.request('chat:send', second);
+    expect(refused).toEqual({
+      ok: false,
+      error: { code: 'rate_limited', message: expect.any(String), retryAfter: expect.any(Number) },
+    });
+    expect(refused.error.retryAfter).toBeGreaterThan(0);
+
+    expect((await phone.collectReply(first.replyId)).done?.status).toBe('complete');
+    // The refused send stored nothing: retrying it is a first send, not a duplicate.
+    const retried = await laptop.request('chat:send', second);
+    expect(retried).toMatchObject({ ok: true, duplicate: false });
+    expect((await laptop.collectReply(retried.replyId)).done?.content).toBe('Otra');
+    expect(fake.requests).toHaveLength(2);
+  });
+});
