@@ -117,6 +117,34 @@ describe.each(buses)('PubSub contract [%s]', (_, make) => {
   });
 });
 
+if (process.env.CHARLA_TEST_REAL_BACKENDS !== '0') {
+  it('keeps deployments on different Redis databases apart, though Redis channels are global', async () => {
+    const open = (db: number) => {
+      const url = new URL(TEST_REDIS_URL);
+      url.pathname = `/${db}`;
+      const publisher = new Redis(url.toString());
+      const subscriber = publisher.duplicate();
+      return { bus: new RedisPubSub(publisher, subscriber), connections: [publisher, subscriber] };
+    };
+    const a = open(14);
+    const b = open(15);
+    const channel = `charla:test:${newUserId('channel')}`;
+    const heardByA: string[] = [];
+    const heardByB: string[] = [];
+    await a.bus.subscribe(channel, (m) => heardByA.push(m));
+    await b.bus.subscribe(channel, (m) => heardByB.push(m));
+    await a.bus.publish(channel, 'for a');
+    await b.bus.publish(channel, 'for b');
+    await waitFor(() => heardByA.length === 1 && heardByB.length === 1);
+    // A later message on each proves nothing else was still on its way.
+    await a.bus.publish(channel, 'end');
+    await waitFor(() => heardByA.length === 2);
+    expect(heardByA).toEqual(['for a', 'end']);
+    expect(heardByB).toEqual(['for b']);
+    for (const connection of [...a.connections, ...b.connections]) connection.disconnect();
+  });
+}
+
 interface MemoryOptions {
   ttlMs?: number;
   maxTurns?: number;
