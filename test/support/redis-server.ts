@@ -26,6 +26,8 @@ export class PrivateRedis {
       retryStrategy: () => null,
       maxRetriesPerRequest: 0,
     });
+    // Refused connects are expected until the server is up; connect() rejects with them below.
+    probe.on('error', () => undefined);
     const deadline = Date.now() + 5000;
     for (;;) {
       try {
