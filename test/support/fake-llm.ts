@@ -87,6 +87,11 @@ export interface RecordedRequest {
   stream: boolean;
   /** Settles when the exchange ends; see `FakeLlm.waitForEnd` for a bounded wait. */
   ended: Promise<RequestEnd>;
+  /**
+   * `performance.now()` when the body had arrived and when each streamed content chunk was written,
+   * with the chunk's text: what benchmarks need to tell the upstream's own latency from the relay's.
+   */
+  timing: { received: number; chunks: { text: string; at: number }[] };
 }
 
 const CHAT_COMPLETIONS = '/v1/chat/completions';
@@ -230,6 +235,7 @@ export class FakeLlm {
       messages: body.messages ?? [],
       stream: body.stream === true,
       ended,
+      timing: { received: performance.now(), chunks: [] },
     };
     this.requests.push(request);
     return request;
@@ -271,6 +277,7 @@ async function streamReply(
     // No timer without a delay: a timer costs at least 1 ms per chunk, which benchmarks would notice.
     if (delay) await sleep(delay, undefined, { signal: gone });
     const content = chunks[sent];
+    request.timing.chunks.push({ text: content, at: performance.now() });
     await frame({
       choices: [
         {
