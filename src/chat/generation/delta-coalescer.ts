@@ -1,11 +1,13 @@
 /**
- * Joins upstream deltas that arrive within `windowMs` of the first pending one (or until `maxChars`
- * are pending) into one outgoing delta: fewer events and Redis publishes per token, same text.
+ * Throttles upstream deltas into outgoing ones: a delta that arrives after a quiet window goes out
+ * at once (so the first token is never held back), and what arrives within `windowMs` of the last
+ * send is joined and sent when the window closes, or as soon as `maxChars` are pending. Fewer events
+ * and Redis publishes per token, no token held longer than the window, same text.
  * A window of 0 sends every upstream delta as it comes.
  */
 export class DeltaCoalescer {
   private pending = '';
-  private timer?: NodeJS.Timeout;
+  private window?: NodeJS.Timeout;
 
   constructor(
     private readonly windowMs: number,
@@ -16,17 +18,27 @@ export class DeltaCoalescer {
   push(text: string): void {
     if (!text) return;
     this.pending += text;
-    if (this.windowMs === 0 || this.pending.length >= this.maxChars) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.windowMs);
+    if (!this.window || this.pending.length >= this.maxChars) this.sendPending();
   }
 
   /** Sends whatever is pending now (at the end of a stream, or before an error is reported). */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.pending) return;
+    clearTimeout(this.window);
+    this.window = undefined;
+    if (this.pending) this.sendPending(false);
+  }
+
+  private sendPending(openWindow = this.windowMs > 0): void {
     const text = this.pending;
     this.pending = '';
+    clearTimeout(this.window);
+    this.window = openWindow ? setTimeout(() => this.closeWindow(), this.windowMs) : undefined;
     this.send(text);
+  }
+
+  /** A window with nothing pending ends quietly; otherwise its text goes out and a new one opens. */
+  private closeWindow(): void {
+    this.window = undefined;
+    if (this.pending) this.sendPending();
   }
 }
