@@ -58,6 +58,15 @@ export class ChatConnection {
     if (!this.held.has(replyId)) this.held.set(replyId, []);
   }
 
+  /**
+   * A replay that could not be read: what was held is dropped, and the reply's live deltas are not
+   * sent from the middle either; the client resumes again.
+   */
+  cancelReplay(replyId: string): void {
+    this.held.delete(replyId);
+    this.sentSeq.delete(replyId);
+  }
+
   /** Sends the replayed events, then whatever arrived live meanwhile, skipping what was already sent. */
   endReplay(replyId: string, replayed: [ReplyEvent, unknown][]): void {
     const live = this.held.get(replyId) ?? [];

@@ -9,6 +9,7 @@ import { ChatController } from './chat.controller';
 import { ChatGateway } from './chat.gateway';
 import { ChatHubModule } from './chat-hub.module';
 import { ChatRequests } from './chat.requests';
+import { SendAdmission } from './send-admission';
 import { SocketAdmission } from './socket-admission';
 import { ChatService } from './chat.service';
 import { GenerationRegistry } from './generation/generation.registry';
@@ -34,6 +35,7 @@ import { WsGateway } from './ws.gateway';
     OrphanRepliesSweeper,
     ChatService,
     ChatRequests,
+    SendAdmission,
     SocketAdmission,
     ChatGateway,
     WsGateway,

@@ -9,24 +9,30 @@ import type {
 } from '@charla/contracts';
 import type { AuthUser } from '../auth/auth-user';
 import { AppError } from '../common/app.error';
-import { AppConfig } from '../config/app.config';
 import type { ConversationEntity } from '../conversations/conversation.entity';
 import { ConversationsService } from '../conversations/conversations.service';
 import { toMessageDto } from '../conversations/message.mapper';
 import type { MessageEntity } from '../conversations/message.entity';
 import { MessagesRepository } from '../conversations/messages.repository';
-import { QuotaService } from '../limits/quota.service';
-import { RateLimiter } from '../limits/rate-limiter';
+import { StoreOutagePolicy } from '../limits/store-outage.policy';
 import { CacheStore } from '../memory/cache.store';
 import { SentimentScorer } from '../sentiment/sentiment.scorer';
 import type { ChatConnection } from './chat.connection';
 import { ChatHub } from './chat.hub';
 import { GenerationRegistry } from './generation/generation.registry';
-import { GenerationRunner, type GenerationOutcome } from './generation/generation.runner';
-import { ReplyBuffer } from './generation/reply-buffer';
+import {
+  GenerationRunner,
+  type GenerationJob,
+  type GenerationOutcome,
+} from './generation/generation.runner';
+import { ReplyBuffer, type BufferedReply } from './generation/reply-buffer';
+import { SendAdmission } from './send-admission';
 
-/** A generation's slot is held at most this long if its node dies without releasing it. */
-const SLOT_LEASE_MS = 15 * 60_000;
+/** How long a send's claim on its clientMessageId lasts if its node dies before storing it. */
+const CLAIM_TTL_MS = 30_000;
+/** How long a concurrent repeat waits for its first send's exchange, and how often it looks. */
+const REPEAT_WAIT_MS = 5000;
+const REPEAT_POLL_MS = 20;
 /** How long an abort waits for the reply's final state before acking what it sees. */
 const ABORT_WAIT_MS = 3000;
 const TITLE_CHARS = 60;
@@ -52,7 +58,6 @@ export interface Sent {
 @Injectable()
 export class ChatService {
   constructor(
-    private readonly config: AppConfig,
     private readonly conversations: ConversationsService,
     private readonly messages: MessagesRepository,
     private readonly cache: CacheStore,
@@ -60,46 +65,45 @@ export class ChatService {
     private readonly runner: GenerationRunner,
     private readonly registry: GenerationRegistry,
     private readonly buffer: ReplyBuffer,
-    private readonly limiter: RateLimiter,
-    private readonly quota: QuotaService,
+    private readonly admission: SendAdmission,
+    private readonly outage: StoreOutagePolicy,
     private readonly sentiment: SentimentScorer,
   ) {}
 
   /**
    * Stores the user message and its (streaming) reply, then starts the generation without waiting
-   * for it. Repeating a clientMessageId returns the first send's ids with `duplicate: true`.
+   * for it. Repeating a clientMessageId returns the first send's ids with `duplicate: true`, and
+   * costs no rate limit, quota or slot.
    */
   async send(
     user: AuthUser,
     request: SendMessageRequest,
     options: SendOptions = {},
   ): Promise<Sent> {
-    const earlier = await this.messages.findExchange(user.id, request.clientMessageId);
+    const { clientMessageId } = request;
+    const [earlier, claimed] = await Promise.all([
+      this.messages.findExchange(user.id, clientMessageId),
+      this.claim(user, clientMessageId),
+    ]);
     if (earlier) return duplicateAck(earlier);
-    // A repeat is free (a flaky network retries); a new message counts, on every transport alike.
-    await this.limiter.consume('chat', user.id);
-    await this.quota.check(user.id);
-
-    const slotKey = `charla:running:${user.id}`;
-    // Named by the send, so concurrent repeats of it share its one slot instead of being refused.
-    const slotId = request.clientMessageId;
-    if (
-      !(await this.cache.acquireSlot(
-        slotKey,
-        slotId,
-        this.config.chat.maxConcurrent,
-        SLOT_LEASE_MS,
-      ))
-    ) {
-      throw new AppError(
-        'rate_limited',
-        `At most ${this.config.chat.maxConcurrent} replies can be generated at once; wait for one to finish`,
-        undefined,
-        1,
-      );
-    }
+    if (!claimed) return this.repeatOfPending(user, request, options);
     try {
-      const conversation = await this.conversationFor(user, request, options.sessionId);
+      return await this.store(user, request, options);
+    } finally {
+      // The stored exchange (or nothing, after a refusal) answers repeats from now on.
+      void this.cache.delete(claimKey(user, clientMessageId)).catch(() => undefined);
+    }
+  }
+
+  /** Admission, conversation and the exchange's one insert; the ownership read runs beside the limits. */
+  private async store(user: AuthUser, request: SendMessageRequest, options: SendOptions) {
+    const owned = request.conversationId
+      ? this.conversations.getOwned(user, request.conversationId)
+      : undefined;
+    owned?.catch(() => undefined); // awaited below, after the limits have had their say
+    const admission = await this.admission.admit(user);
+    try {
+      const conversation = (await owned) ?? (await this.newConversation(user, request, options));
       const stored = await this.messages.insertExchange({
         conversationId: conversation.id,
         userId: user.id,
@@ -108,18 +112,16 @@ export class ChatService {
         context: request.context ?? null,
       });
       if (!stored) {
-        // A concurrent repeat won the race: its exchange is the one, this send created nothing but maybe a conversation.
-        const winner = (await this.messages.findExchange(user.id, request.clientMessageId))!;
-        // The shared slot is released by the winner's generation; once that ended, this send re-took it.
-        if (winner.reply.status !== 'streaming') await this.cache.releaseSlot(slotKey, slotId);
-        if (!request.conversationId && !options.sessionId)
-          await this.conversations.remove(user, conversation.id);
-        return duplicateAck(winner);
+        // A concurrent repeat won at the unique index (its claim was lost to a store outage or expiry).
+        await admission.cancel();
+        if (!owned && !options.sessionId) await this.conversations.remove(user, conversation.id);
+        return duplicateAck((await this.messages.findExchange(user.id, request.clientMessageId))!);
       }
       const start = (onDelta?: (delta: ChatDelta) => void) =>
-        this.start(conversation, stored.message, stored.reply, onDelta).finally(() =>
-          this.cache.releaseSlot(slotKey, slotId).catch(() => undefined),
-        );
+        this.start(
+          { conversation, ...stored, reservation: admission.reservation },
+          onDelta,
+        ).finally(() => admission.freeSlot());
       const ack = {
         conversationId: conversation.id,
         messageId: stored.message.id,
@@ -128,9 +130,45 @@ export class ChatService {
       };
       return { ack, start };
     } catch (err) {
-      await this.cache.releaseSlot(slotKey, slotId).catch(() => undefined);
+      await admission.cancel();
       throw err;
     }
+  }
+
+  /**
+   * Marks this clientMessageId as being sent, on every node, so that concurrent repeats wait for its
+   * exchange instead of passing the limits (and reaching the model) a second time.
+   */
+  private async claim(user: AuthUser, clientMessageId: string): Promise<boolean> {
+    try {
+      return await this.cache.setIfAbsent(claimKey(user, clientMessageId), '1', CLAIM_TTL_MS);
+    } catch (err) {
+      // Failing open: the unique index still stores one exchange; a repeat may reach the limits.
+      this.outage.tolerate('idempotency claims', err as Error);
+      return true;
+    }
+  }
+
+  /** A repeat that arrived while its first send is being stored: that send's ids, once stored. */
+  private async repeatOfPending(
+    user: AuthUser,
+    request: SendMessageRequest,
+    options: SendOptions,
+  ): Promise<Sent> {
+    const deadline = Date.now() + REPEAT_WAIT_MS;
+    while (Date.now() < deadline) {
+      await sleep(REPEAT_POLL_MS);
+      const earlier = await this.messages.findExchange(user.id, request.clientMessageId);
+      if (earlier) return duplicateAck(earlier);
+      // The first send was refused or failed: this one is the send now.
+      if (await this.claim(user, request.clientMessageId)) return this.send(user, request, options);
+    }
+    throw new AppError(
+      'conflict',
+      'A message with this clientMessageId is still being stored; retry shortly',
+      undefined,
+      1,
+    );
   }
 
   /** Stops a running reply from any socket of its owner on any node; a finished one acks its status. */
@@ -156,8 +194,15 @@ export class ChatService {
   ): Promise<{ status: ReplyStatus; lastSeq: number; replay: () => void }> {
     const reply = await this.ownedReply(user, replyId);
     connection.beginReplay(replyId, afterSeq);
-    const buffered = await this.buffer.read(replyId, afterSeq);
-    const current = buffered?.final ? null : await this.messages.byId(replyId);
+    let buffered: BufferedReply | null;
+    let current: MessageEntity | null;
+    try {
+      buffered = await this.buffer.read(replyId, afterSeq);
+      current = buffered?.final ? null : await this.messages.byId(replyId);
+    } catch (err) {
+      connection.cancelReplay(replyId);
+      throw err;
+    }
     const final =
       buffered?.final ?? (current && current.status !== 'streaming' ? toMessageDto(current) : null);
     const events: ['chat:delta' | 'chat:done', unknown][] = (buffered?.deltas ?? []).map((d) => [
@@ -196,23 +241,21 @@ export class ChatService {
     );
   }
 
-  private conversationFor(
+  private newConversation(
     user: AuthUser,
     request: SendMessageRequest,
-    sessionId?: string,
+    { sessionId }: SendOptions,
   ): Promise<ConversationEntity> {
     const title = request.content.slice(0, TITLE_CHARS);
-    if (request.conversationId) return this.conversations.getOwned(user, request.conversationId);
     if (sessionId) return this.conversations.forSession(user, sessionId, title);
     return this.conversations.create(user, { title });
   }
 
   private start(
-    conversation: ConversationEntity,
-    message: MessageEntity,
-    reply: MessageEntity,
+    job: GenerationJob,
     onDelta?: (delta: ChatDelta) => void,
   ): Promise<GenerationOutcome> {
+    const { conversation, message } = job;
     const audience = { userId: conversation.userId, conversationId: conversation.id };
     this.hub.broadcast(audience, 'chat:message', {
       conversationId: conversation.id,
@@ -225,7 +268,7 @@ export class ChatService {
       userId: conversation.userId,
       content: message.content,
     });
-    return this.runner.run({ conversation, message, reply }, onDelta);
+    return this.runner.run(job, onDelta);
   }
 
   /** Another user's reply answers exactly like a missing one. */
@@ -246,6 +289,11 @@ export class ChatService {
     }
   }
 }
+
+const claimKey = (user: AuthUser, clientMessageId: string) =>
+  `charla:sending:${user.id}:${clientMessageId}`;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function duplicateAck({ message, reply }: { message: MessageEntity; reply: MessageEntity }): Sent {
   return {

@@ -20,6 +20,28 @@ export interface ReplyOutcome {
   usage: TokenUsage | null;
 }
 
+/** What an insert of the chat path reads back: the columns the database fills in. */
+interface StoredRow {
+  id: string;
+  position: string | number;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+/** The nullable columns of a new message, as a read would give them back. */
+const UNSET = {
+  clientMessageId: null,
+  inReplyTo: null,
+  model: null,
+  finishReason: null,
+  promptTokens: null,
+  completionTokens: null,
+  usageEstimated: null,
+  sentimentLabel: null,
+  sentimentScore: null,
+  context: null,
+} satisfies Partial<MessageEntity>;
+
 /** The message writes and reads of the chat path, each one statement. */
 @Injectable()
 export class MessagesRepository {
@@ -37,25 +59,45 @@ export class MessagesRepository {
   async insertExchange(
     exchange: NewExchange,
   ): Promise<{ message: MessageEntity; reply: MessageEntity } | null> {
-    const messageId = randomUUID();
-    const replyId = randomUUID();
-    const rows: { id: string }[] = await this.dataSource.query(
+    const message = this.messages.create({
+      ...UNSET,
+      id: randomUUID(),
+      conversationId: exchange.conversationId,
+      userId: exchange.userId,
+      role: 'user',
+      content: exchange.content,
+      status: 'complete',
+      clientMessageId: exchange.clientMessageId,
+      context: exchange.context,
+    });
+    const reply = this.messages.create({
+      ...UNSET,
+      id: randomUUID(),
+      conversationId: exchange.conversationId,
+      userId: exchange.userId,
+      role: 'assistant',
+      content: '',
+      status: 'streaming',
+      inReplyTo: message.id,
+    });
+    // What the database assigns comes back with the insert: no second round trip before the ack.
+    const rows: StoredRow[] = await this.dataSource.query(
       `WITH sent AS (
          INSERT INTO messages (id, conversation_id, user_id, role, content, status, client_message_id, context)
          VALUES ($1, $3, $4, 'user', $5, 'complete', $6, $7)
          ON CONFLICT (user_id, client_message_id) WHERE client_message_id IS NOT NULL DO NOTHING
-         RETURNING id
+         RETURNING id, position, created_at, updated_at
        ), reply AS (
          INSERT INTO messages (id, conversation_id, user_id, role, content, status, in_reply_to)
          SELECT $2, $3, $4, 'assistant', '', 'streaming', id FROM sent
-         RETURNING id
+         RETURNING id, position, created_at, updated_at
        ), touched AS (
          UPDATE conversations SET updated_at = now() WHERE id = $3 AND EXISTS (SELECT 1 FROM sent)
        )
-       SELECT id FROM reply`,
+       SELECT * FROM sent UNION ALL SELECT * FROM reply`,
       [
-        messageId,
-        replyId,
+        message.id,
+        reply.id,
         exchange.conversationId,
         exchange.userId,
         exchange.content,
@@ -63,9 +105,16 @@ export class MessagesRepository {
         exchange.context === null ? null : JSON.stringify(exchange.context),
       ],
     );
-    if (rows.length === 0) return null;
-    const [message, reply] = await Promise.all([this.byId(messageId), this.byId(replyId)]);
-    return { message: message!, reply: reply! };
+    if (rows.length !== 2) return null;
+    for (const entity of [message, reply]) {
+      const row = rows.find((r) => r.id === entity.id)!;
+      Object.assign(entity, {
+        position: Number(row.position),
+        createdAt: new Date(row.created_at),
+        updatedAt: new Date(row.updated_at),
+      });
+    }
+    return { message, reply };
   }
 
   /** The exchange an earlier send with this clientMessageId stored. */
@@ -92,8 +141,11 @@ export class MessagesRepository {
     return this.messages.findOneBy({ id });
   }
 
-  /** The second and last write of a reply: its final content, status and usage. */
-  async finishReply(replyId: string, outcome: ReplyOutcome): Promise<MessageEntity> {
+  /**
+   * The second and last write of a reply: its final content, status and usage. Null when the reply
+   * is gone (its conversation or its user's history was deleted while it streamed).
+   */
+  async finishReply(replyId: string, outcome: ReplyOutcome): Promise<MessageEntity | null> {
     await this.messages.update(
       { id: replyId },
       {
@@ -106,6 +158,6 @@ export class MessagesRepository {
         usageEstimated: outcome.usage?.estimated ?? null,
       },
     );
-    return (await this.byId(replyId))!;
+    return this.byId(replyId);
   }
 }

@@ -2,14 +2,15 @@ import { Global, MiddlewareConsumer, Module, NestModule, RequestMethod } from '@
 import { IpRateLimitMiddleware } from './ip-rate-limit.middleware';
 import { QuotaService } from './quota.service';
 import { RateLimiter } from './rate-limiter';
+import { StoreOutagePolicy } from './store-outage.policy';
 import { UsageController } from './usage.controller';
 
 /** Rate limits (per IP for every request, per user where a route or use case says) and daily token quotas. */
 @Global()
 @Module({
   controllers: [UsageController],
-  providers: [RateLimiter, QuotaService],
-  exports: [RateLimiter, QuotaService],
+  providers: [RateLimiter, QuotaService, StoreOutagePolicy],
+  exports: [RateLimiter, QuotaService, StoreOutagePolicy],
 })
 export class LimitsModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

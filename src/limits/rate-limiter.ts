@@ -1,9 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { AppError } from '../common/app.error';
+import { Injectable } from '@nestjs/common';
 import { AppConfig, type LimitName } from '../config/app.config';
 import { CacheStore } from '../memory/cache.store';
 import { MetricsService } from '../metrics/metrics.service';
 import { RateLimitedError, type LimitState } from './rate-limited.error';
+import { StoreOutagePolicy } from './store-outage.policy';
 
 const DESCRIPTIONS: Record<LimitName, string> = {
   chat: 'messages',
@@ -14,16 +14,15 @@ const DESCRIPTIONS: Record<LimitName, string> = {
 
 /**
  * Fixed-window counters in the CacheStore (Redis: shared by every node), one per limit and tracker
- * (a user id or a client IP). When the store fails, RATE_LIMIT_FAIL_OPEN decides.
+ * (a user id or a client IP). When the store fails, StoreOutagePolicy decides.
  */
 @Injectable()
 export class RateLimiter {
-  private readonly logger = new Logger(RateLimiter.name);
-
   constructor(
     private readonly config: AppConfig,
     private readonly cache: CacheStore,
     private readonly metrics: MetricsService,
+    private readonly outage: StoreOutagePolicy,
   ) {}
 
   /** Counts one hit; throws `RateLimitedError` past the limit. */
@@ -35,7 +34,9 @@ export class RateLimiter {
     try {
       ({ count, ttlMs } = await this.cache.increment(`charla:rl:${name}:${tracker}`, windowMs));
     } catch (err) {
-      return this.storeDown(name, limit, windowMs, err as Error);
+      this.outage.tolerate(`rate limit ${name}`, err as Error);
+      // Failing open: nothing was counted, so the client is shown a whole window.
+      return { limit, remaining: limit, resetSeconds: Math.ceil(windowMs / 1000) };
     }
     const state = {
       limit,
@@ -50,18 +51,5 @@ export class RateLimiter {
       );
     }
     return state;
-  }
-
-  private storeDown(name: LimitName, limit: number, windowMs: number, err: Error): LimitState {
-    this.logger.error(`Rate limit store unreachable (${name}): ${err.message}`);
-    if (!this.config.limits.failOpen) {
-      throw new AppError(
-        'service_unavailable',
-        'Rate limiting is unavailable; try again shortly',
-        undefined,
-        5,
-      );
-    }
-    return { limit, remaining: limit, resetSeconds: Math.ceil(windowMs / 1000) };
   }
 }

@@ -80,6 +80,22 @@ describe.each(storageSetups())('Bad input on the sockets [$name]', (setup) => {
       expect(fake.requests).toHaveLength(1);
     });
 
+    it.each([
+      ['content over 4000 characters', { content: 'y'.repeat(4001) }, ['content']],
+      ['context over 8 KB', { content: 'hola', context: { note: 'z'.repeat(8182) } }, ['context']],
+    ])(
+      'a chat:send with %s is refused before the LLM; other connections go on',
+      async (_, data, fields) => {
+        const other = await connectWs(suite.app.url, { token });
+        const ack = await ws.request('chat:send', { clientMessageId: randomUUID(), ...data });
+        expect(ack).toEqual({ ok: false, error: badRequest(expect.any(Array)) });
+        expect(ack.error.details.map((d: { field: string }) => d.field)).toEqual(fields);
+        expect(fake.requests).toHaveLength(0);
+        await expectStillWorks(other);
+        await expectStillWorks(ws);
+      },
+    );
+
     it('a __proto__ key in data is refused, not merged into the payload', async () => {
       const raw =
         '{"type":"chat:send","id":"p1","data":{"__proto__":{"conversationId":"00000000-0000-4000-8000-000000000000"},"clientMessageId":"proto","content":"hola"}}';

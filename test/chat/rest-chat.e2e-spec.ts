@@ -4,6 +4,8 @@ import { request } from '../support/http';
 import { removeDataDir, startApp, storageSetups, type TestApp } from '../support/test-app';
 import { bearer, newUserId, signToken } from '../support/tokens';
 
+const OVER_64_KB = 70 * 1024;
+
 interface SseEvent {
   event: string;
   data: any;
@@ -141,6 +143,34 @@ describe.each(storageSetups())('POST /api/chat [$name]', (setup) => {
       code: 'upstream_error',
       details: { type: 'model_not_found', originalMessage: 'model not found' },
     });
+  });
+
+  it.each([
+    ['a message over 4000 characters', { message: 'y'.repeat(4001) }, 'message'],
+    ['context over 8 KB', { message: 'hola', context: { note: 'z'.repeat(8182) } }, 'context'],
+  ])('refuses %s with bad_request before any upstream request', async (_, body, field) => {
+    const res = await chat(body);
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('bad_request');
+    expect(res.body.details.map((d: any) => d.field)).toEqual([field]);
+    expect(fake.requests).toHaveLength(0);
+    expect((await chat({ message: 'sigo acá' })).status).toBe(200);
+  });
+
+  it('refuses a body over 64 KB with 413, and the next request is served', async () => {
+    const res = await request(`${app.url}/api/chat`, {
+      headers,
+      rawBody: JSON.stringify({ message: 'x'.repeat(OVER_64_KB) }),
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('payload_too_large');
+    expect(fake.requests).toHaveLength(0);
+    const other = await request(`${app.url}/api/chat`, {
+      headers: bearer(signToken(newUserId())),
+      body: { message: 'hola' },
+    });
+    expect(other.status).toBe(200);
+    expect(other.body.reply).toBe('You said: hola');
   });
 
   it('validates the body like every other route', async () => {

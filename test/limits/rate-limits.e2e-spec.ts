@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { FakeLlm } from '../support/fake-llm';
 import {
   chatAppEnv,
+  chatSuite,
   closeClients,
   connectSocketIo,
   connectWs,
@@ -106,6 +108,58 @@ describe.each(storageSetups())('Rate limits [$name]', (setup) => {
     expect(
       (await request(`${app.url}/api/conversations/${conversation.id}`, { headers })).status,
     ).toBe(200);
+  });
+});
+
+const SHORT_WINDOW_S = 3;
+const SHORT_LIMIT = 3;
+
+describe.each(storageSetups())('retryAfter in a short window [$name]', (setup) => {
+  const suite = chatSuite(
+    setup,
+    { RATE_LIMIT_WINDOW_S: String(SHORT_WINDOW_S), RATE_LIMIT_CHAT: String(SHORT_LIMIT) },
+    { text: 'ok', usage: false },
+  );
+
+  it('is the time left in the window on every transport, and enough to wait', async () => {
+    const token = signToken(newUserId());
+    const io = await connectSocketIo(suite.app.url, { token });
+    const ws = await connectWs(suite.app.url, { token });
+    const rest = () =>
+      request(`${suite.app.url}/api/chat`, { headers: bearer(token), body: { message: 'hi' } });
+    const sendOnEach = async () => {
+      expect((await send(io)).ok).toBe(true);
+      expect((await send(ws)).ok).toBe(true);
+      expect((await rest()).status).toBe(200);
+    };
+    /** The window opened with the first send, so this much of it was left at the latest. */
+    const windowStart = Date.now();
+    const leftAtLeast = () => SHORT_WINDOW_S - (Date.now() - windowStart) / 1000;
+    const expectTimeLeft = (retryAfter: number) => {
+      expect(retryAfter).toBeLessThanOrEqual(SHORT_WINDOW_S);
+      expect(retryAfter).toBeGreaterThanOrEqual(Math.max(1, leftAtLeast() - 1));
+    };
+    await sendOnEach();
+
+    const ioRefusal = await send(io);
+    expect(ioRefusal).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    expectTimeLeft(ioRefusal.error.retryAfter);
+    const wsRefusal = await send(ws);
+    expect(wsRefusal).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    expectTimeLeft(wsRefusal.error.retryAfter);
+    const restRefusal = await rest();
+    expect(restRefusal.status).toBe(429);
+    expect(restRefusal.body.code).toBe('rate_limited');
+    const { retryAfter } = restRefusal.body;
+    expectTimeLeft(retryAfter);
+    expect(restRefusal.headers.get('retry-after')).toBe(String(retryAfter));
+    expect(restRefusal.headers.get('ratelimit-reset')).toBe(String(retryAfter));
+    // It counts down: a later refusal never asks to wait longer.
+    expect(wsRefusal.error.retryAfter).toBeLessThanOrEqual(ioRefusal.error.retryAfter);
+    expect(retryAfter).toBeLessThanOrEqual(wsRefusal.error.retryAfter);
+
+    await sleep(retryAfter * 1000);
+    await sendOnEach();
   });
 });
 
