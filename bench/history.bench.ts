@@ -298,7 +298,7 @@ async function historyPages(pool: Pool): Promise<Page[]> {
   }).initialize();
   try {
     // pageQuery reads only the DataSource; the other collaborators serve erase().
-    const history = new HistoryService(dataSource, unused(), unused(), unused());
+    const history = new HistoryService(dataSource, unused(), unused(), unused(), unused());
     return depths.map((depth) => {
       const before = cursors.get(depth);
       const [sql, params] = history

@@ -10,6 +10,7 @@ import { ConfigModule } from './config/config.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { HistoryModule } from './conversations/history.module';
 import { LimitsModule } from './limits/limits.module';
 import { LlmModule } from './llm/llm.module';
 import { MemoryModule } from './memory/memory.module';
@@ -34,6 +35,7 @@ export class AppModule {
         AuthModule,
         HealthModule,
         ConversationsModule,
+        HistoryModule,
         ChatModule,
         SentimentModule,
         SummaryModule,

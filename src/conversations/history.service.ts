@@ -1,25 +1,41 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { MessageDto, Page, UserHistoryQuery } from '@charla/contracts';
-import { ReplyBuffer } from '../chat/generation/reply-buffer';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, type SelectQueryBuilder } from 'typeorm';
 import { canAccess, type AuthUser } from '../auth/auth-user';
+import { GenerationRegistry } from '../chat/generation/generation.registry';
+import { ReplyBuffer } from '../chat/generation/reply-buffer';
 import { AppError } from '../common/app.error';
 import { decodeCursor, encodeCursor, isPosition } from '../common/cursor';
-import { ConversationEntity } from './conversation.entity';
+import { ConversationMemory } from '../memory/conversation-memory';
+import { SummaryService } from '../summary/summary.service';
 import { toMessageDto } from './message.mapper';
 import { MessageEntity } from './message.entity';
-import { ConversationMemory } from '../memory/conversation-memory';
-import { MessagesRepository } from './messages.repository';
-import { UserProfileEntity } from './user-profile.entity';
+
+/** How long an erase waits for the user's running replies to stop before clearing what they wrote. */
+const STOP_WAIT_MS = 5000;
+/** How often it looks whether a reply running on another node has stopped. */
+const STOP_POLL_MS = 50;
+
+/** What an erase removed from PostgreSQL, so the rest can be cleared after it. */
+interface Erased {
+  conversationIds: string[];
+  replyIds: string[];
+  /** Replies that were still being generated. */
+  streamingIds: string[];
+}
 
 /** A user's whole history across conversations (seed 003): read page by page, or erased. */
 @Injectable()
 export class HistoryService {
+  private readonly logger = new Logger(HistoryService.name);
+
   constructor(
     private readonly dataSource: DataSource,
-    private readonly messages: MessagesRepository,
     private readonly buffers: ReplyBuffer,
     private readonly memory: ConversationMemory,
+    private readonly generations: GenerationRegistry,
+    private readonly summaries: SummaryService,
   ) {}
 
   /** Newest first; `before` is the `nextCursor` of the previous page. */
@@ -52,24 +68,65 @@ export class HistoryService {
     return qb;
   }
 
-  /** Erases a user: their conversations, with every message (ON DELETE CASCADE), and their profile. */
+  /**
+   * Erases a user everywhere: their conversations with every message (ON DELETE CASCADE) and their
+   * profile in PostgreSQL; their running replies, stopped; then their memory, cached summaries and
+   * resume buffers, cleared once nothing can write them again.
+   */
   async erase(user: AuthUser, userId: string): Promise<void> {
     assertMayReach(user, userId);
-    const replyIds = await this.messages.replyIds({ userId });
-    const conversationIds = (
-      await this.dataSource
-        .getRepository(ConversationEntity)
-        .find({ select: { id: true }, where: { userId } })
-    ).map((c) => c.id);
-    await this.dataSource.transaction(async (tx) => {
-      await tx.delete(ConversationEntity, { userId });
-      await tx.delete(UserProfileEntity, { userId });
-    });
-    await this.buffers.delete(replyIds);
+    const erased = await this.eraseRows(userId);
+    // A reply still streaming would write its buffer and memory again after they were cleared.
+    await this.stopReplies(erased.streamingIds);
     await Promise.all([
+      this.buffers.delete(erased.replyIds),
+      this.summaries.forget(erased.conversationIds),
       this.memory.forgetProfile(userId),
-      ...conversationIds.map((id) => this.memory.forgetConversation(id)),
+      ...erased.conversationIds.map((id) => this.memory.forgetConversation(id)),
     ]);
+  }
+
+  private eraseRows(userId: string): Promise<Erased> {
+    return this.dataSource.transaction(async (tx) => {
+      // Locked first: a message being sent to one of them waits, then finds its conversation gone,
+      // so every reply the erase must stop is in the list read below.
+      const conversations: { id: string }[] = await tx.query(
+        `SELECT id FROM conversations WHERE user_id = $1 ORDER BY id FOR UPDATE`,
+        [userId],
+      );
+      const replies: { id: string; status: string }[] = await tx.query(
+        `SELECT id, status FROM messages WHERE user_id = $1 AND role = 'assistant'`,
+        [userId],
+      );
+      await tx.query(`DELETE FROM conversations WHERE user_id = $1`, [userId]);
+      await tx.query(`DELETE FROM user_profiles WHERE user_id = $1`, [userId]);
+      return {
+        conversationIds: conversations.map((c) => c.id),
+        replyIds: replies.map((r) => r.id),
+        streamingIds: replies.filter((r) => r.status === 'streaming').map((r) => r.id),
+      };
+    });
+  }
+
+  /** Aborts the replies on whichever node runs them and waits (bounded) until each has stopped. */
+  private async stopReplies(replyIds: string[]): Promise<void> {
+    if (replyIds.length === 0) return;
+    await Promise.all(replyIds.map((id) => this.generations.requestAbort(id)));
+    const deadline = Date.now() + STOP_WAIT_MS;
+    const stopped = await Promise.race([
+      Promise.all(replyIds.map((id) => this.stopped(id, deadline))).then(() => true),
+      sleep(STOP_WAIT_MS, false, { ref: false }),
+    ]);
+    if (!stopped)
+      this.logger.warn(`Erased a user whose replies did not stop within ${STOP_WAIT_MS} ms`);
+  }
+
+  /** Resolves once the reply no longer runs anywhere, or at the deadline. */
+  private async stopped(replyId: string, deadline: number): Promise<void> {
+    const local = this.generations.settled(replyId);
+    if (local) return local;
+    while (Date.now() < deadline && (await this.generations.isRunningAnywhere(replyId)))
+      await sleep(STOP_POLL_MS, undefined, { ref: false });
   }
 }
 

@@ -36,6 +36,8 @@ export interface Operation {
   summary: string;
   tag: string;
   public?: boolean;
+  /** Health probes: never rate limited, so load balancers see the truth even while limits refuse. */
+  unlimited?: boolean;
   params?: Record<string, z.ZodType>;
   query?: z.ZodObject;
   body?: z.ZodType;
@@ -65,6 +67,7 @@ export const OPERATIONS: Operation[] = [
     path: '/api/health',
     tag: 'service',
     public: true,
+    unlimited: true,
     summary: 'State of the database, Redis and the LLM; 503 when degraded',
     responses: { 200: healthReportSchema, 503: healthReportSchema },
   },
@@ -73,6 +76,7 @@ export const OPERATIONS: Operation[] = [
     path: '/api/health/live',
     tag: 'service',
     public: true,
+    unlimited: true,
     summary: 'Liveness',
     responses: { 200: liveSchema },
   },
@@ -81,6 +85,7 @@ export const OPERATIONS: Operation[] = [
     path: '/api/health/ready',
     tag: 'service',
     public: true,
+    unlimited: true,
     summary: 'Readiness: storage answers',
     responses: { 200: readySchema, 503: readySchema },
   },
@@ -264,6 +269,46 @@ function parameters(op: Operation): JsonSchema[] {
   return [...path, ...queryParams];
 }
 
+const count = { type: 'integer', minimum: 0 };
+
+/**
+ * IETF RateLimit fields: on routes with a per-user limit (history reads) they describe that one,
+ * elsewhere the per-IP limit. Sent on every answer past the IP limiter; a body refused before it
+ * (malformed JSON, over the size limit) or a limiter outage answers without them.
+ */
+function rateLimitHeaders(required: boolean): Record<string, JsonSchema> {
+  return {
+    'RateLimit-Limit': { description: 'Requests allowed per window', required, schema: count },
+    'RateLimit-Remaining': {
+      description: 'Requests left in this window',
+      required,
+      schema: count,
+    },
+    'RateLimit-Reset': {
+      description: 'Seconds until the window resets',
+      required,
+      schema: count,
+    },
+  };
+}
+
+const retryAfter = (required: boolean): JsonSchema => ({
+  description: 'Seconds to wait before trying again',
+  required,
+  schema: count,
+});
+
+/** Error statuses whose envelope may carry `retryAfter`, mirrored in a Retry-After header. */
+const RETRYABLE = [429, 502, 503, 504];
+
+/** The headers a response carries: RateLimit-* unless the route is unlimited, Retry-After on retryable errors. */
+function headersOf(op: Operation, status: number, isError: boolean): JsonSchema {
+  const headers = op.unlimited ? {} : rateLimitHeaders(status < 300 || status === 429);
+  return isError && RETRYABLE.includes(status)
+    ? { ...headers, 'Retry-After': retryAfter(status === 429) }
+    : headers;
+}
+
 function responses(op: Operation): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
   for (const [status, schema] of Object.entries(op.responses)) {
@@ -272,17 +317,22 @@ function responses(op: Operation): Record<string, JsonSchema> {
     for (const [type, description] of Object.entries(op.alternatives ?? {})) {
       content[type] = { schema: { type: 'string', description } };
     }
-    const description = status.startsWith('2') ? 'Success' : 'Degraded';
-    out[status] = Object.keys(content).length ? { description, content } : { description };
+    out[status] = {
+      description: status.startsWith('2') ? 'Success' : 'Degraded',
+      headers: headersOf(op, Number(status), false),
+      ...(Object.keys(content).length && { content }),
+    };
   }
   const errors = new Set(op.errors);
-  if (!op.public) [401, 429].forEach((s) => errors.add(s));
+  if (!op.public) errors.add(401);
+  if (!op.unlimited) errors.add(429);
   if (op.body) [400, 413].forEach((s) => errors.add(s));
   if (op.params || op.query) errors.add(400);
   if (op.params?.id) errors.add(404);
   for (const status of [...errors].sort()) {
     out[status] = {
       description: 'Error envelope with a stable code',
+      headers: headersOf(op, status, true),
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
     };
   }

@@ -9,5 +9,6 @@ import { SummaryService } from './summary.service';
   imports: [ConversationsModule, SummarizerModule],
   controllers: [SummaryController],
   providers: [SummaryService],
+  exports: [SummaryService],
 })
 export class SummaryModule {}

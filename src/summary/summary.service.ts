@@ -15,10 +15,7 @@ const IS_TURN = `m.role IN ('user', 'assistant') AND m.status <> 'streaming' AND
 const SUMMARY_TOKENS = 400;
 /** Turns after the rolling summary that a summary reads at most (the newest). */
 const MAX_TURNS = 200;
-/**
- * A summary stays valid until the conversation changes; this bounds how long Redis keeps one (and
- * the text of an erased conversation's summary).
- */
+/** A summary stays valid until the conversation changes; this bounds how long Redis keeps one. */
 const CACHE_TTL_MS = 24 * 3600_000;
 /** An extractive stand-in for a failed LLM call is kept briefly, then the LLM is tried again. */
 const DEGRADED_TTL_MS = 60_000;
@@ -121,7 +118,26 @@ export class SummaryService {
         result.degraded ? DEGRADED_TTL_MS : CACHE_TTL_MS,
       )
       .catch((err: Error) => this.logger.warn(`Summary not cached: ${err.message}`));
+    await this.dropIfErased(conversation.id).catch((err: Error) =>
+      this.logger.warn(`Summary of an erased conversation may stay cached: ${err.message}`),
+    );
     return summary;
+  }
+
+  /** Forgets the cached summaries of conversations that were deleted or erased. */
+  async forget(conversationIds: string[]): Promise<void> {
+    if (conversationIds.length) await this.cache.delete(...conversationIds.map(cacheKey));
+  }
+
+  /**
+   * A conversation erased while its summary was being generated had its cache forgotten before
+   * this write: looking after the write means one of the two deletes always runs last.
+   */
+  private async dropIfErased(conversationId: string): Promise<void> {
+    const exists = await this.dataSource
+      .getRepository(ConversationEntity)
+      .existsBy({ id: conversationId });
+    if (!exists) await this.forget([conversationId]);
   }
 
   private async head(conversationId: string): Promise<Head> {

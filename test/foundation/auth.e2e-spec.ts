@@ -76,12 +76,23 @@ describe.each(storageSetups())('JWT authentication over REST [$name]', (setup) =
     await expectUnauthorized(app, bearer(valid({ audience: 'other-service' })), /audience/i);
   });
 
-  it('refuses an expired token beyond the leeway, and nbf in the future', async () => {
-    const expired = jwt.sign(
-      { sub: user, iss: 'main-backend', aud: 'charla', exp: now() - 120 },
-      DEV_JWT_SECRET,
-    );
-    await expectUnauthorized(app, bearer(expired), /expired/i);
+  it('accepts a token expired within the clock tolerance and refuses one beyond it', async () => {
+    const tolerance = app.config.jwt.clockToleranceSec;
+    // The default tolerance (JWT_CLOCK_TOLERANCE_S): a clock 10 s behind is within it.
+    expect(tolerance).toBe(30);
+    const expiredAgo = (seconds: number) =>
+      jwt.sign(
+        { sub: user, iss: 'main-backend', aud: 'charla', exp: now() - seconds },
+        DEV_JWT_SECRET,
+      );
+    const lately = await request(`${app.url}/api/conversations`, {
+      headers: bearer(expiredAgo(10)),
+    });
+    expect(lately.status).toBe(200);
+    await expectUnauthorized(app, bearer(expiredAgo(tolerance + 5)), /expired/i);
+  });
+
+  it('refuses a token whose nbf is beyond the clock tolerance', async () => {
     await expectUnauthorized(app, bearer(valid({ notBefore: '10m' })), /not yet valid/i);
   });
 

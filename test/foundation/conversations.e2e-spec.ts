@@ -63,7 +63,11 @@ describe.each(storageSetups())('Conversations and history over REST [$name]', (s
 
   it("answers another user's conversation exactly like a missing one, and lets an admin read it", async () => {
     const conversation = await createConversation(asAlice);
-    await insertMessages(app.app.get(DataSource), { id: conversation.id, userId: alice }, 3);
+    const ids = await insertMessages(
+      app.app.get(DataSource),
+      { id: conversation.id, userId: alice },
+      3,
+    );
     const missing = '00000000-0000-4000-8000-000000000000';
 
     for (const path of ['', '/messages']) {
@@ -77,11 +81,15 @@ describe.each(storageSetups())('Conversations and history over REST [$name]', (s
         requestId: undefined,
       });
 
-      expect(
-        (await request(api(`/conversations/${conversation.id}${path}`), { headers: asAdmin }))
-          .status,
-      ).toBe(200);
+      const asDashboard = await request(api(`/conversations/${conversation.id}${path}`), {
+        headers: asAdmin,
+      });
+      expect(asDashboard.status).toBe(200);
     }
+    const adminMessages = await request(api(`/conversations/${conversation.id}/messages`), {
+      headers: asAdmin,
+    });
+    expect(adminMessages.body.data.map((m: { id: string }) => m.id)).toEqual([...ids].reverse());
     const patch = await request(api(`/conversations/${conversation.id}`), {
       method: 'PATCH',
       headers: asBob,
@@ -184,16 +192,28 @@ describe.each(storageSetups())('Conversations and history over REST [$name]', (s
       expect(res.body.details[0].value).toBe('not-a-uuid');
     });
 
-    it('malformed JSON and a body over 64 KB', async () => {
+    it('malformed JSON and a body over 64 KB, each with details naming the body', async () => {
       const bad = await request(api('/conversations'), { headers: asAlice, rawBody: '{"title": ' });
       expect(bad.status).toBe(400);
       expect(bad.body.code).toBe('bad_request');
-      const huge = await request(api('/conversations'), {
-        headers: asAlice,
-        body: { title: 'x'.repeat(70_000) },
-      });
+      // Nest's mapping of body-parser's SyntaxError keeps its message, not the text that failed.
+      expect(bad.body.details).toEqual([{ field: 'body', message: expect.stringMatching(/JSON/) }]);
+      const body = { title: 'x'.repeat(70_000) };
+      const huge = await request(api('/conversations'), { headers: asAlice, body });
       expect(huge.status).toBe(413);
-      expect(huge.body).toMatchObject({ code: 'payload_too_large', requestId: expect.any(String) });
+      expect(huge.body.code).toBe('payload_too_large');
+      expect(huge.body.details).toEqual([
+        {
+          field: 'body',
+          message: `must be at most ${app.config.http.bodyLimitBytes} bytes`,
+          value: Buffer.byteLength(JSON.stringify(body)),
+        },
+      ]);
+      // Refused before the request logger ran, yet with a request id a client can quote.
+      for (const res of [bad, huge]) {
+        expect(res.body.requestId).toMatch(/^[\w-]{8,}$/);
+        expect(res.headers.get('x-request-id')).toBe(res.body.requestId);
+      }
     });
 
     it('unknown routes', async () => {

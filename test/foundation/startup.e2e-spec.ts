@@ -62,6 +62,8 @@ describe('starting the server process', () => {
       expect(server.output()).toMatch(/PostgreSQL at 127\.0\.0\.1:5432/);
       expect(server.output()).toMatch(/Redis at 127\.0\.0\.1:6379/);
       const health = await request(`${server.url}/api/health`);
+      expect(health.status).toBe(200);
+      expect(health.body.status).toBe('healthy');
       expect(health.body.services).toMatchObject({
         database: { status: 'up', backend: 'postgres' },
         redis: { status: 'up', backend: 'redis' },

@@ -1,12 +1,19 @@
-import type { ErrorBody, MessageDto, Page } from '@charla/contracts';
+import type { ErrorBody, MessageDto, Page, RestChatResponse } from '@charla/contracts';
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type Redis from 'ioredis';
 import { ReplyBuffer } from '../../src/chat/generation/reply-buffer';
+import { CacheStore } from '../../src/memory/cache.store';
+import { ConversationMemory } from '../../src/memory/conversation-memory';
 import { REDIS } from '../../src/memory/memory.module';
+import { ConversationEntity } from '../../src/conversations/conversation.entity';
 import { HistoryService } from '../../src/conversations/history.service';
 import { MessageEntity } from '../../src/conversations/message.entity';
 import { UserProfileEntity } from '../../src/conversations/user-profile.entity';
+import { SUMMARY_INSTRUCTIONS } from '../../src/summary/summarizer';
 import { insertMessages } from '../factories/message.factory';
+import { chatSuite, connectSocketIo } from '../support/chat-clients';
+import type { RecordedRequest } from '../support/fake-llm';
 import { request } from '../support/http';
 import { removeDataDir, startApp, storageSetups, type TestApp } from '../support/test-app';
 import { bearer, newUserId, signToken } from '../support/tokens';
@@ -14,6 +21,36 @@ import { bearer, newUserId, signToken } from '../support/tokens';
 const BIG_HISTORY = 10_000;
 const PAGE = 50;
 const BATCH = 500;
+/**
+ * Rate-limit windows and the daily token quota are named by the user id but hold only a count, and
+ * expire with their window or day; they outlive an erase on purpose, or erasing would reset them.
+ */
+const COUNTERS = /^charla:(rl|quota):/;
+const MAX_SCAN_ROUNDS = 10_000;
+
+interface User {
+  id: string;
+  token: string;
+  headers: Record<string, string>;
+}
+
+/** What names a user anywhere: their id, their conversations and messages, and a marker in their texts. */
+interface Trace {
+  userId: string;
+  marker: string;
+  conversationIds: string[];
+  messageIds: string[];
+  replyIds: string[];
+}
+
+const isSummaryRequest = (r: RecordedRequest) =>
+  r.messages[0]?.content.startsWith(SUMMARY_INSTRUCTIONS) ?? false;
+
+const newUser = (): User => {
+  const id = newUserId();
+  const token = signToken(id);
+  return { id, token, headers: bearer(token) };
+};
 
 /** Seed 003's per-user history: every message of a user across conversations, and its erasure. */
 describe.each(storageSetups())('Per-user history [$name]', (setup) => {
@@ -31,10 +68,6 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
   });
 
   const api = (path: string) => `${app.url}/api${path}`;
-  const newUser = () => {
-    const id = newUserId();
-    return { id, headers: bearer(signToken(id)) };
-  };
   const createConversation = async (headers: Record<string, string>) => {
     const res = await request(api('/conversations'), { headers, body: {} });
     expect(res.status).toBe(201);
@@ -130,91 +163,6 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
     expect(res.body.code).toBe('bad_request');
   });
 
-  it("erases the user's conversations, messages and profile, and nobody else's", async () => {
-    const alice = newUser();
-    const bob = newUser();
-    const conversations = [
-      await createConversation(alice.headers),
-      await createConversation(alice.headers),
-    ];
-    for (const c of conversations) await insertMessages(dataSource, c, 4);
-    const bobs = await createConversation(bob.headers);
-    await insertMessages(dataSource, bobs, 2);
-    // Resume buffers of one reply each (insertMessages alternates user, assistant).
-    const buffers = app.app.get(ReplyBuffer);
-    const replyOf = async (conversationId: string) =>
-      (
-        await dataSource
-          .getRepository(MessageEntity)
-          .findOneByOrFail({ conversationId, role: 'assistant' })
-      ).id;
-    const [aliceReply, bobReply] = [await replyOf(conversations[0].id), await replyOf(bobs.id)];
-    for (const [conversationId, replyId] of [
-      [conversations[0].id, aliceReply],
-      [bobs.id, bobReply],
-    ]) {
-      await buffers.append({ conversationId, replyId, seq: 1, text: 'buffered' });
-    }
-    const profiles = dataSource.getRepository(UserProfileEntity);
-    await profiles.insert([
-      { userId: alice.id, profile: { name: 'Alicia' } },
-      { userId: bob.id, profile: { name: 'Roberto' } },
-    ]);
-
-    // A real exchange fills Alice's conversation memory and cached profile (offline provider).
-    await request(api('/me/profile'), {
-      method: 'PUT',
-      headers: alice.headers,
-      body: { name: 'Alicia' },
-    });
-    const chat = await request(api('/chat'), { headers: alice.headers, body: { message: 'hola' } });
-    expect(chat.status).toBe(200);
-    const redis = app.app.get<Redis | null>(REDIS);
-    const memoryKeys = async () =>
-      redis
-        ? [
-            ...(await redis.keys(`charla:memory:user:${alice.id}:*`)),
-            ...(await redis.keys(
-              `charla:memory:conversation:${chat.body.metadata.conversationId}*`,
-            )),
-          ]
-        : [];
-    if (redis) expect((await memoryKeys()).length).toBeGreaterThan(0);
-
-    const erased = await request(api(`/chat/history/${alice.id}`), {
-      method: 'DELETE',
-      headers: alice.headers,
-    });
-    expect(erased.status).toBe(204);
-    expect(await memoryKeys()).toEqual([]);
-
-    expect((await historyPage(alice.id, alice.headers)).body).toEqual({
-      data: [],
-      nextCursor: null,
-    });
-    for (const c of conversations) {
-      expect(
-        (await request(api(`/conversations/${c.id}`), { headers: alice.headers })).status,
-      ).toBe(404);
-    }
-    expect(await dataSource.getRepository(MessageEntity).countBy({ userId: alice.id })).toBe(0);
-    expect(await profiles.countBy({ userId: alice.id })).toBe(0);
-    expect(await buffers.read(aliceReply, 0)).toBeNull();
-    expect((await buffers.read(bobReply, 0))?.deltas).toHaveLength(1);
-
-    expect((await historyPage(bob.id, bob.headers)).body.data).toHaveLength(2);
-    expect(await profiles.countBy({ userId: bob.id })).toBe(1);
-    // Erasing again (or a user with no history) is harmless.
-    expect(
-      (
-        await request(api(`/chat/history/${alice.id}`), {
-          method: 'DELETE',
-          headers: alice.headers,
-        })
-      ).status,
-    ).toBe(204);
-  });
-
   it("lets an admin erase a user's history", async () => {
     const carol = newUser();
     await insertMessages(dataSource, await createConversation(carol.headers), 2);
@@ -226,27 +174,250 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
     expect((await historyPage(carol.id, carol.headers)).body.data).toEqual([]);
   });
 
-  it('counts reads against the per-user history limit, and erasing does not', async () => {
-    const limited = await startApp({ ...setup.env(), RATE_LIMIT_HISTORY: '2' });
+  it('counts every history read, summaries included, against one per-user limit; erasing does not', async () => {
+    const limit = 4;
+    const limited = await startApp({ ...setup.env(), RATE_LIMIT_HISTORY: String(limit) });
     try {
       const carol = newUser();
-      const read = () =>
-        request(`${limited.url}/api/chat/history/${carol.id}`, { headers: carol.headers });
-      const erase = () =>
-        request(`${limited.url}/api/chat/history/${carol.id}`, {
-          method: 'DELETE',
-          headers: carol.headers,
-        });
-      expect((await read()).headers.get('ratelimit-limit')).toBe('2');
-      expect((await erase()).status).toBe(204);
-      expect((await read()).status).toBe(200);
-      const refused = await read();
-      expect(refused.status).toBe(429);
-      expect(refused.body.code).toBe('rate_limited');
+      const at = (path: string) => `${limited.url}/api${path}`;
+      const created = await request(at('/conversations'), { headers: carol.headers, body: {} });
+      const conversation = created.body.id as string;
+      // Every route the history limit guards, one budget between them.
+      const reads = [
+        `/chat/history/${carol.id}`,
+        `/conversations/${conversation}/messages`,
+        `/conversations/${conversation}/summary`,
+        `/chat/summary/${carol.id}`,
+      ];
+      expect(reads).toHaveLength(limit);
+      for (const [i, path] of reads.entries()) {
+        const res = await request(at(path), { headers: carol.headers });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('ratelimit-limit')).toBe(String(limit));
+        expect(res.headers.get('ratelimit-remaining')).toBe(String(limit - i - 1));
+      }
+      const erased = await request(at(`/chat/history/${carol.id}`), {
+        method: 'DELETE',
+        headers: carol.headers,
+      });
+      expect(erased.status).toBe(204);
+      for (const path of reads) {
+        const refused = await request(at(path), { headers: carol.headers });
+        expect(refused.status).toBe(429);
+        expect(refused.body.code).toBe('rate_limited');
+      }
+      // Another user's budget is their own.
+      const dave = newUser();
+      expect(
+        (await request(at(reads[0].replace(carol.id, dave.id)), { headers: dave.headers })).status,
+      ).toBe(200);
     } finally {
       await limited.close();
       removeDataDir(limited.env);
     }
+  });
+
+  describe('erasing a user', () => {
+    const suite = chatSuite(setup);
+    const url = (path: string) => `${suite.app.url}/api${path}`;
+    const get = (path: string, user: User) => request(url(path), { headers: user.headers });
+    const erase = (user: User) =>
+      request(url(`/chat/history/${user.id}`), { method: 'DELETE', headers: user.headers });
+    /** One message over REST, waiting for its reply; `sessionId` names the conversation. */
+    const chat = async (user: User, message: string, sessionId: string) => {
+      const res = await request<RestChatResponse>(url('/chat'), {
+        headers: user.headers,
+        body: { message, sessionId },
+      });
+      expect(res.status).toBe(200);
+      return res.body.metadata;
+    };
+    /** Everything that names the user, read from their history before it is erased. */
+    const traceOf = async (user: User, marker: string): Promise<Trace> => {
+      const page = await get(`/chat/history/${user.id}?limit=100`, user);
+      expect(page.status).toBe(200);
+      const messages = page.body.data as MessageDto[];
+      return {
+        userId: user.id,
+        marker,
+        conversationIds: [...new Set(messages.map((m) => m.conversationId))],
+        messageIds: messages.map((m) => m.id),
+        replyIds: messages.filter((m) => m.role === 'assistant').map((m) => m.id),
+      };
+    };
+    /**
+     * What is still kept of the user outside PostgreSQL, through the ports (both setups) and, on
+     * Redis, every `charla:*` key whose name or content mentions them (counters excepted).
+     */
+    const leftovers = async (trace: Trace): Promise<string[]> => {
+      const app = suite.app.app;
+      const [cache, memory, buffers] = [
+        app.get(CacheStore),
+        app.get(ConversationMemory),
+        app.get(ReplyBuffer),
+      ];
+      const left: string[] = [];
+      for (const id of trace.conversationIds) {
+        if (await cache.get(`charla:summary:${id}`)) left.push(`summary of ${id}`);
+        if ((await memory.recall(id, trace.userId)).conversation) left.push(`memory of ${id}`);
+      }
+      if ((await memory.recall(randomUUID(), trace.userId)).profile)
+        left.push(`profile of ${trace.userId}`);
+      for (const id of trace.replyIds) if (await buffers.read(id, 0)) left.push(`buffer of ${id}`);
+      const redis = app.get<Redis | null>(REDIS);
+      if (redis) {
+        const needles = [trace.userId, trace.marker, ...trace.conversationIds, ...trace.messageIds];
+        left.push(...(await redisMentions(redis, needles)));
+      }
+      return left;
+    };
+    /** Everything a trace's user had cached, as `leftovers` names it. */
+    const everything = (trace: Trace) => {
+      const redisKeys = suite.app.app.get<Redis | null>(REDIS)
+        ? ['summary', 'memory:conversation', 'memory:user', 'reply'].map((kind) =>
+            expect.stringMatching(new RegExp(`^charla:${kind}:`)),
+          )
+        : [];
+      return expect.arrayContaining([
+        ...trace.conversationIds.flatMap((id) => [`summary of ${id}`, `memory of ${id}`]),
+        `profile of ${trace.userId}`,
+        ...trace.replyIds.map((id) => `buffer of ${id}`),
+        ...redisKeys,
+      ]);
+    };
+
+    it('leaves nothing of the user in PostgreSQL, memory, summaries or buffers, and touches nobody else', async () => {
+      const [alice, bob] = [newUser(), newUser()];
+      const [aliceMarker, bobMarker] = [`alice-${randomUUID()}`, `bob-${randomUUID()}`];
+      for (const [user, name] of [
+        [alice, 'Alicia'],
+        [bob, 'Roberto'],
+      ] as const) {
+        const put = await request(url('/me/profile'), {
+          method: 'PUT',
+          headers: user.headers,
+          body: { name },
+        });
+        expect(put.status).toBe(200);
+      }
+      const [savings, other] = [randomUUID(), randomUUID()];
+      await chat(alice, `${aliceMarker} ¿Cómo ahorro este mes?`, savings);
+      await chat(alice, `${aliceMarker} ¿Y en dólares?`, savings);
+      await chat(alice, `${aliceMarker} Otra charla`, other);
+      await chat(bob, `${bobMarker} Hello there`, randomUUID());
+      const [aliceTrace, bobTrace] = [
+        await traceOf(alice, aliceMarker),
+        await traceOf(bob, bobMarker),
+      ];
+      expect(aliceTrace.conversationIds).toHaveLength(2);
+      for (const id of aliceTrace.conversationIds)
+        expect((await get(`/conversations/${id}/summary`, alice)).status).toBe(200);
+      expect((await get(`/chat/summary/${alice.id}`, alice)).status).toBe(200);
+      const bobSummary = await get(`/conversations/${bobTrace.conversationIds[0]}/summary`, bob);
+      expect(bobSummary.status).toBe(200);
+      // The check must see what is there, or its empty answer after the erase would prove nothing.
+      expect(await leftovers(aliceTrace)).toEqual(everything(aliceTrace));
+      const bobBefore = await leftovers(bobTrace);
+      expect(bobBefore).toEqual(everything(bobTrace));
+      const summaryCalls = suite.fake.requests.filter(isSummaryRequest).length;
+
+      expect((await erase(alice)).status).toBe(204);
+
+      expect(await leftovers(aliceTrace)).toEqual([]);
+      const dataSource = suite.app.app.get(DataSource);
+      for (const entity of [MessageEntity, ConversationEntity, UserProfileEntity])
+        expect(await dataSource.getRepository(entity).countBy({ userId: alice.id })).toBe(0);
+      expect((await get(`/chat/history/${alice.id}`, alice)).body).toEqual({
+        data: [],
+        nextCursor: null,
+      });
+      expect((await get('/me/profile', alice)).body).toEqual({ profile: {}, updatedAt: null });
+      expect((await get(`/chat/summary/${alice.id}`, alice)).status).toBe(404);
+      for (const id of aliceTrace.conversationIds) {
+        expect((await get(`/conversations/${id}`, alice)).status).toBe(404);
+        expect((await get(`/conversations/${id}/summary`, alice)).status).toBe(404);
+      }
+
+      expect(await leftovers(bobTrace)).toEqual(bobBefore);
+      // Still Bob's cached summary: the same one, and no new model call.
+      const bobAgain = await get(`/conversations/${bobTrace.conversationIds[0]}/summary`, bob);
+      expect(bobAgain.body).toEqual(bobSummary.body);
+      expect(suite.fake.requests.filter(isSummaryRequest)).toHaveLength(summaryCalls);
+      expect((await get(`/chat/history/${bob.id}`, bob)).body.data).toHaveLength(2);
+      expect((await get('/me/profile', bob)).body.profile).toEqual({ name: 'Roberto' });
+      // Erasing again (or a user with no history) is harmless.
+      expect((await erase(alice)).status).toBe(204);
+    });
+
+    it('stops a reply that is streaming, and leaves nothing once it has ended', async () => {
+      const alice = newUser();
+      const marker = `alice-${randomUUID()}`;
+      const words = 60;
+      // Three seconds of reply unless the erase stops it.
+      suite.fake.enqueue({
+        text: Array.from({ length: words }, (_, i) => `w${i}`).join(' '),
+        tokenDelayMs: 50,
+      });
+      const client = await connectSocketIo(suite.app.url, { token: alice.token });
+      const ack = await client.request('chat:send', {
+        clientMessageId: randomUUID(),
+        content: `${marker} Contame una historia larga`,
+      });
+      await client.next('chat:delta', (d) => d.replyId === ack.replyId && d.seq >= 3);
+      const trace: Trace = {
+        userId: alice.id,
+        marker,
+        conversationIds: [ack.conversationId],
+        messageIds: [ack.messageId, ack.replyId],
+        replyIds: [ack.replyId],
+      };
+      expect(await leftovers(trace)).toEqual(
+        expect.arrayContaining([`memory of ${ack.conversationId}`, `buffer of ${ack.replyId}`]),
+      );
+
+      expect((await erase(alice)).status).toBe(204);
+
+      const seen = await client.collectReply(ack.replyId, 2000);
+      expect(seen.deltas.length).toBeLessThan(words);
+      const [upstream] = await suite.fake.waitForRequests(1);
+      expect((await suite.fake.waitForEnd(upstream)).how).toBe('client-closed');
+      // The reply lets go of its lease and concurrency slot as it ends: bounded wait, then assert.
+      const deadline = Date.now() + 2000;
+      let left = await leftovers(trace);
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        left = await leftovers(trace);
+      }
+      expect(left).toEqual([]);
+      expect(
+        await suite.app.app.get(DataSource).getRepository(MessageEntity).countBy({
+          userId: alice.id,
+        }),
+      ).toBe(0);
+    });
+
+    it('leaves no summary behind when one was being generated during the erase', async () => {
+      const alice = newUser();
+      const marker = `alice-${randomUUID()}`;
+      const sent = await chat(alice, `${marker} Hola`, randomUUID());
+      const trace: Trace = {
+        userId: alice.id,
+        marker,
+        conversationIds: [sent.conversationId],
+        messageIds: [sent.messageId, sent.replyId],
+        replyIds: [sent.replyId],
+      };
+      suite.fake.enqueue({ text: `Resumen de ${marker}`, firstTokenDelayMs: 500 });
+      const summary = get(`/conversations/${sent.conversationId}/summary`, alice);
+      const requests = await suite.fake.waitForRequests(2);
+      expect(isSummaryRequest(requests[1])).toBe(true);
+
+      expect((await erase(alice)).status).toBe(204);
+
+      // Generated from what was read before the erase, written to the cache after it.
+      expect((await summary).body.summary).toBe(`Resumen de ${marker}`);
+      expect(await leftovers(trace)).toEqual([]);
+    });
   });
 
   describe(`keyset paging over ${BIG_HISTORY} messages`, () => {
@@ -344,4 +515,41 @@ async function insertBackground(
        FROM owners o, generate_series(1, $3::int) n`,
     [prefix, users, perUser],
   );
+}
+
+/** Every `charla:*` key, counters excepted, whose name or content contains one of `needles`. */
+async function redisMentions(redis: Redis, needles: string[]): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  for (let round = 0; round < MAX_SCAN_ROUNDS; round++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', 'charla:*', 'COUNT', 1000);
+    for (const key of keys) {
+      if (COUNTERS.test(key)) continue;
+      const text = `${key} ${JSON.stringify(await contentOf(redis, key))}`;
+      if (needles.some((needle) => text.includes(needle))) found.push(key);
+    }
+    cursor = next;
+    if (cursor === '0') return found.sort();
+  }
+  throw new Error(`SCAN did not finish in ${MAX_SCAN_ROUNDS} rounds`);
+}
+
+async function contentOf(redis: Redis, key: string): Promise<unknown> {
+  switch (await redis.type(key)) {
+    case 'string':
+      return redis.get(key);
+    case 'zset':
+      return redis.zrange(key, 0, -1);
+    case 'stream':
+      return redis.xrange(key, '-', '+');
+    case 'hash':
+      return redis.hgetall(key);
+    case 'list':
+      return redis.lrange(key, 0, -1);
+    case 'set':
+      return redis.smembers(key);
+    default:
+      // Expired between SCAN and TYPE.
+      return null;
+  }
 }

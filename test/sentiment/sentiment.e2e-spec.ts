@@ -108,7 +108,9 @@ describe.each(storageSetups())('Sentiment [$name]', (setup) => {
   describe('POST /api/chat/analyze-sentiment', () => {
     it.each([
       ['Estoy preocupado por la caída del mercado', 'negative', 'es'],
+      ['¡Me encanta este servicio, es excelente y muy útil!', 'positive', 'es'],
       ['I love how fast this is!', 'positive', 'en'],
+      ['This is terrible, I hate it and I am very disappointed.', 'negative', 'en'],
       ['El informe trimestral se publica el lunes.', 'neutral', 'es'],
       ['What time does the market open on Monday?', 'neutral', 'en'],
     ])('%p → %s, %s', async (text, label, language) => {

@@ -1,11 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { ChatDelta, MessageDto } from '@charla/contracts';
+import { AppError } from '../../common/app.error';
 import { AppConfig } from '../../config/app.config';
 import type { ConversationEntity } from '../../conversations/conversation.entity';
 import { toMessageDto } from '../../conversations/message.mapper';
 import type { MessageEntity } from '../../conversations/message.entity';
 import { MessagesRepository, type ReplyOutcome } from '../../conversations/messages.repository';
-import { QuotaService } from '../../limits/quota.service';
+import { QuotaService, type QuotaReservation } from '../../limits/quota.service';
 import { MetricsService } from '../../metrics/metrics.service';
 import { LlmProvider, LlmStreamError, type LlmResult } from '../../llm/llm.provider';
 import { PromptService } from '../../prompt/prompt.service';
@@ -19,6 +20,8 @@ export interface GenerationJob {
   conversation: ConversationEntity;
   message: MessageEntity;
   reply: MessageEntity;
+  /** What the send held on the owner's daily quota; settled with the real usage at the end. */
+  reservation: QuotaReservation | null;
 }
 
 /** The stored outcome of a generation, for callers that wait for it (REST). */
@@ -74,6 +77,7 @@ export class GenerationRunner {
     );
 
     this.typing(audience, reply.id, true);
+    let finished = false;
     try {
       const stream = this.llm.stream({
         messages: await this.prompt.build(conversation, job.message),
@@ -82,12 +86,9 @@ export class GenerationRunner {
       for await (const text of stream) coalescer.push(text);
       coalescer.flush();
       const result = await stream.result;
-      const stored = await this.finish(
-        conversation.userId,
-        reply.id,
-        seq,
-        outcome(delivered, result, signal),
-      );
+      const stored = await this.finish(job, seq, outcome(delivered, result, signal));
+      finished = true;
+      if (!stored) throw AppError.notFound('Conversation');
       await this.prompt.afterReply(conversation, { ...stored, position: reply.position });
       this.hub.broadcast(audience, 'chat:done', {
         conversationId: conversation.id,
@@ -99,16 +100,18 @@ export class GenerationRunner {
       coalescer.flush();
       const partial = err instanceof LlmStreamError ? err.partial : undefined;
       // If even this write fails (database down), the sweeper stores the reply as interrupted later.
-      const stored = await this.finish(conversation.userId, reply.id, seq, {
-        content: delivered,
-        status: 'failed',
-        model: partial?.model ?? null,
-        finishReason: 'error',
-        usage: partial?.usage ?? null,
-      }).catch((storeErr: Error) => {
-        this.logger.error(`Failed reply could not be stored: ${storeErr.message}`);
-        return undefined;
-      });
+      const stored = finished
+        ? null
+        : await this.finish(job, seq, {
+            content: delivered,
+            status: 'failed',
+            model: partial?.model ?? null,
+            finishReason: 'error',
+            usage: partial?.usage ?? null,
+          }).catch((storeErr: Error) => {
+            this.logger.error(`Failed reply could not be stored: ${storeErr.message}`);
+            return null;
+          });
       if (stored)
         await this.prompt.afterReply(conversation, { ...stored, position: reply.position });
       const error = toWireError(err);
@@ -119,26 +122,30 @@ export class GenerationRunner {
         replyId: reply.id,
         error,
       });
-      return { ok: false, message: stored, error: err };
+      return { ok: false, message: stored ?? undefined, error: err };
     } finally {
       this.typing(audience, reply.id, false);
       settle();
     }
   }
 
-  /** The reply's second and last write; its usage is charged to the owner's daily quota, however it ended. */
+  /**
+   * The reply's second and last write; its usage is charged to the owner's daily quota, however it
+   * ended. Null when the reply was erased while it streamed (nothing is left to store it in).
+   */
   private async finish(
-    userId: string,
-    replyId: string,
+    { conversation, reply, reservation }: GenerationJob,
     lastSeq: number,
     result: ReplyOutcome,
-  ): Promise<MessageDto> {
-    const stored = toMessageDto(await this.messages.finishReply(replyId, result));
+  ): Promise<MessageDto | null> {
+    const row = await this.messages.finishReply(reply.id, result);
     this.metrics.generations.inc({ status: result.status });
     this.metrics.tokensStreamed.inc(result.usage?.completionTokens ?? 0);
-    await this.quota.charge(userId, result.usage?.totalTokens ?? 0);
+    await this.quota.settle(conversation.userId, reservation, result.usage?.totalTokens ?? 0);
+    if (!row) return null;
+    const stored = toMessageDto(row);
     await this.buffer
-      .finish(replyId, lastSeq, stored)
+      .finish(reply.id, lastSeq, stored)
       .catch((err: Error) => this.logger.error(`Resume buffer finish failed: ${err.message}`));
     return stored;
   }

@@ -70,6 +70,6 @@ export class OrphanRepliesSweeper implements OnApplicationBootstrap, OnApplicati
       finishReason: 'interrupted',
       usage: null,
     });
-    await this.buffer.finish(replyId, buffered?.lastSeq ?? 0, toMessageDto(stored));
+    if (stored) await this.buffer.finish(replyId, buffered?.lastSeq ?? 0, toMessageDto(stored));
   }
 }
