@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { PubSub } from '../memory/pub-sub';
 import { MetricsService } from '../metrics/metrics.service';
 import type { ChatConnection, EventData, ServerEvent } from './chat.connection';
@@ -22,13 +23,17 @@ interface Envelope {
 /**
  * The sockets connected to this node, by user and by joined conversation, and the one channel
  * every node publishes chat events on. Both gateways register their sockets here, so Socket.IO and
- * plain-WebSocket clients get the same events from a generation running on any node.
+ * plain-WebSocket clients get the same events from a generation running on any node. An event is
+ * delivered to this node's sockets at once and published for the other nodes; a node skips what it
+ * published itself, so the local path never waits for a Redis round trip.
  */
 @Injectable()
 export class ChatHub implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(ChatHub.name);
   private readonly byUser = new Map<string, Set<ChatConnection>>();
   private readonly byConversation = new Map<string, Set<ChatConnection>>();
+  /** Prefixes this node's publishes, so that it can drop them unparsed when they come back. */
+  private readonly origin = `${randomUUID()}|`;
   private unsubscribe?: () => Promise<void>;
 
   constructor(
@@ -43,9 +48,10 @@ export class ChatHub implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    this.unsubscribe = await this.pubsub.subscribe(CHANNEL, (message) =>
-      this.deliver(JSON.parse(message)),
-    );
+    this.unsubscribe = await this.pubsub.subscribe(CHANNEL, (message) => {
+      if (message.startsWith(this.origin)) return;
+      this.deliver(JSON.parse(message.slice(message.indexOf('|') + 1)));
+    });
   }
 
   /** After shutdown's drain: events of the last replies must still flow. */
@@ -85,7 +91,7 @@ export class ChatHub implements OnModuleInit, OnApplicationShutdown {
     removeFrom(this.byConversation, conversationId, connection);
   }
 
-  /** Sends an event to its audience on every node. Never throws: a lost event is logged, the stream goes on. */
+  /** Sends an event to its audience on every node. Never throws: an event lost between nodes is logged, the stream goes on. */
   broadcast<E extends ServerEvent>(
     audience: Audience,
     event: E,
@@ -93,7 +99,8 @@ export class ChatHub implements OnModuleInit, OnApplicationShutdown {
     except?: ChatConnection,
   ): void {
     const envelope: Envelope = { audience, event, data, except: except?.id };
-    this.pubsub.publish(CHANNEL, JSON.stringify(envelope)).catch((err: Error) => {
+    this.deliver(envelope);
+    this.pubsub.publish(CHANNEL, this.origin + JSON.stringify(envelope)).catch((err: Error) => {
       this.logger.error(`Could not publish ${event}: ${err.message}`);
     });
   }

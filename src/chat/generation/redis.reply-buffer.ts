@@ -18,12 +18,11 @@ export class RedisReplyBuffer extends ReplyBuffer {
 
   async append(delta: ChatDelta): Promise<void> {
     const k = key(delta.replyId);
-    const pipeline = this.redis
-      .pipeline()
-      .xadd(k, `${delta.seq}-0`, 't', delta.text, 'c', delta.conversationId);
-    // Refreshing the expiry on every delta would double the commands; once early is enough while streaming.
-    if (delta.seq === 1) pipeline.pexpire(k, this.ttlMs);
-    await pipeline.exec();
+    // Auto-pipelined with the delta's publish. Refreshing the expiry on every delta would double
+    // the commands; once early is enough while streaming.
+    const added = this.redis.xadd(k, `${delta.seq}-0`, 't', delta.text, 'c', delta.conversationId);
+    if (delta.seq === 1) await Promise.all([added, this.redis.pexpire(k, this.ttlMs)]);
+    else await added;
   }
 
   async finish(replyId: string, lastSeq: number, final: MessageDto): Promise<void> {
