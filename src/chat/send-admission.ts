@@ -24,7 +24,8 @@ export interface Admission {
 /**
  * The limits a new message passes before it is stored (SPEC §6): one count of the user's chat rate
  * limit, a reservation on the daily token quota, and one of CHAT_MAX_CONCURRENT generation slots.
- * All three are asked at once (one round trip to Redis); when one refuses, the others are given back.
+ * All three are asked at once (one round trip to Redis); when one refuses, the quota and the slot are
+ * given back (the rate limit counts the attempt, as rate limits do).
  */
 @Injectable()
 export class SendAdmission {

@@ -9,7 +9,8 @@ import {
 import { FakeLlm } from '../support/fake-llm';
 import { startApp, type TestApp } from '../support/test-app';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../support/backends';
-import { newUserId, signToken } from '../support/tokens';
+import { request } from '../support/http';
+import { bearer, newUserId, signToken } from '../support/tokens';
 
 const WORDS = ['Uno', ' dos', ' tres', ' cuatro', ' cinco', ' seis'];
 const TEXT = WORDS.join('');
@@ -24,7 +25,13 @@ const realBackends = process.env.CHARLA_TEST_REAL_BACKENDS !== '0';
 
   beforeAll(async () => {
     await fake.start();
-    const env = { DATABASE_URL: TEST_DATABASE_URL, REDIS_URL: TEST_REDIS_URL, ...chatAppEnv(fake) };
+    // One generation per user at a time: a repeat that got past the idempotency claim on either node
+    // would then be refused (rate_limited) instead of passing unnoticed. Every test waits for its reply.
+    const env = {
+      DATABASE_URL: TEST_DATABASE_URL,
+      REDIS_URL: TEST_REDIS_URL,
+      ...chatAppEnv(fake, { CHAT_MAX_CONCURRENT: '1' }),
+    };
     nodeA = await startApp(env);
     nodeB = await startApp(env);
   });
@@ -61,6 +68,54 @@ const realBackends = process.env.CHARLA_TEST_REAL_BACKENDS !== '0';
     expect(seenOnA.done).toMatchObject({ status: 'complete', content: TEXT });
     // Each delta reached each socket once, although both nodes got every event.
     expect(onB.of('chat:delta')).toHaveLength(WORDS.length);
+  });
+
+  it('stores and generates once when the same clientMessageId reaches node A and node B at once', async () => {
+    // A user of their own: the conversation list below must hold only this test's.
+    const ownToken = signToken(newUserId());
+    fake.enqueue({ chunks: WORDS, tokenDelayMs: 5 });
+    const onA = [
+      await connectSocketIo(nodeA.url, { token: ownToken }),
+      await connectWs(nodeA.url, { token: ownToken }),
+    ];
+    const onB = [
+      await connectWs(nodeB.url, { token: ownToken }),
+      await connectSocketIo(nodeB.url, { token: ownToken }),
+    ];
+    const repeated = send('Hola desde dos nodos');
+
+    // A flaky network: the app retried, and the load balancer spread the retries over both nodes.
+    const acks = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => [...onA, ...onB][i % 4].request('chat:send', repeated)),
+    );
+
+    const firsts = acks.filter((a) => a.duplicate === false);
+    expect(firsts).toHaveLength(1);
+    const { conversationId, messageId, replyId } = firsts[0];
+    expect(acks).toEqual(
+      acks.map((a) => ({
+        ok: true,
+        conversationId,
+        messageId,
+        replyId,
+        duplicate: a !== firsts[0],
+      })),
+    );
+    for (const client of [...onA, ...onB]) {
+      const seen = await client.collectReply(replyId);
+      expect(seen.done).toMatchObject({ status: 'complete', content: TEXT });
+      expect(client.of('chat:message').map((m) => m.message.id)).toEqual([messageId]);
+    }
+    expect(fake.requests).toHaveLength(1);
+    const stored = await storedMessages(nodeB.url, ownToken, conversationId);
+    expect(stored.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Hola desde dos nodos'],
+      ['assistant', TEXT],
+    ]);
+    const listed = await request<{ data: { id: string }[] }>(`${nodeA.url}/api/conversations`, {
+      headers: bearer(ownToken),
+    });
+    expect(listed.body.data.map((c) => c.id)).toEqual([conversationId]);
   });
 
   it('stops a generation running on node A with chat:abort sent to node B', async () => {

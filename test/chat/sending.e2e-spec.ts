@@ -5,11 +5,13 @@ import { storageSetups } from '../support/test-app';
 import { bearer, newUserId, signToken } from '../support/tokens';
 
 /**
- * Idempotent sends and the per-user limit of running generations. One generation at a time
- * (CHAT_MAX_CONCURRENT=1), which also makes concurrent repeats of a send race for that one slot.
+ * Idempotent sends and the per-user limits a send passes. One generation at a time
+ * (CHAT_MAX_CONCURRENT=1), which also makes concurrent repeats of a send race for that one slot, and
+ * RATE_LIMIT_CHAT=3 per user, so a repeat that wrongly counted would show (each test has a new user
+ * and sends at most 3 new messages).
  */
 describe.each(storageSetups())('Sending messages [$name]', (setup) => {
-  const suite = chatSuite(setup, { CHAT_MAX_CONCURRENT: '1' });
+  const suite = chatSuite(setup, { CHAT_MAX_CONCURRENT: '1', RATE_LIMIT_CHAT: '3' });
   const { fake } = suite;
 
   /** A fresh user, so conversation lists and limits start empty. */
@@ -49,14 +51,19 @@ describe.each(storageSetups())('Sending messages [$name]', (setup) => {
     expect(client.of('chat:message')).toHaveLength(1);
   });
 
-  it('stores one message and runs one generation for 10 concurrent sends of one clientMessageId', async () => {
+  it('stores one message and runs one generation for 10 concurrent sends over both transports, without spending the rate limit', async () => {
     const { token, conversations } = newUser();
-    const client = await connectSocketIo(suite.app.url, { token });
+    const devices = [
+      await connectSocketIo(suite.app.url, { token }),
+      await connectWs(suite.app.url, { token }),
+      await connectSocketIo(suite.app.url, { token }),
+      await connectWs(suite.app.url, { token }),
+    ];
     fake.enqueue({ text: 'Una sola respuesta', tokenDelayMs: 5 });
     const send = { clientMessageId: randomUUID(), content: 'Hola, ¿hay alguien?' };
 
     const acks = await Promise.all(
-      Array.from({ length: 10 }, () => client.request('chat:send', send)),
+      Array.from({ length: 10 }, (_, i) => devices[i % devices.length].request('chat:send', send)),
     );
 
     const [winner] = acks.filter((a) => a.duplicate === false);
@@ -71,8 +78,10 @@ describe.each(storageSetups())('Sending messages [$name]', (setup) => {
     );
     expect(acks.filter((a) => a.duplicate)).toHaveLength(9);
 
-    const reply = await client.collectReply(winner.replyId);
-    expect(reply.done?.content).toBe('Una sola respuesta');
+    for (const device of devices) {
+      expect((await device.collectReply(winner.replyId)).done?.content).toBe('Una sola respuesta');
+      expect(device.of('chat:message')).toHaveLength(1);
+    }
     expect(fake.requests).toHaveLength(1);
     const stored = await storedMessages(suite.app.url, token, winner.conversationId);
     expect(stored.map((m) => [m.role, m.content])).toEqual([
@@ -83,15 +92,59 @@ describe.each(storageSetups())('Sending messages [$name]', (setup) => {
     expect((await conversations()).body.data.map((c: { id: string }) => c.id)).toEqual([
       winner.conversationId,
     ]);
-    expect(client.of('chat:message')).toHaveLength(1);
 
-    // The repeats held no slot of their own: the user's next message is not refused.
-    const next = await client.request('chat:send', {
+    // The repeats held no slot and counted nothing: of RATE_LIMIT_CHAT=3, the first send used one,
+    // so two new messages go through (one after the other: one generation at a time)...
+    const [phone] = devices;
+    for (const content of ['Y?', '¿Seguís ahí?']) {
+      const next = await phone.request('chat:send', { clientMessageId: randomUUID(), content });
+      expect(next).toMatchObject({ ok: true, duplicate: false });
+      expect((await phone.collectReply(next.replyId)).done?.status).toBe('complete');
+    }
+    // ...and the third is refused by the rate limit (its retryAfter is the minute's window, not the
+    // 1 s of a busy generation slot).
+    const refused = await phone.request('chat:send', {
       clientMessageId: randomUUID(),
-      content: 'Y?',
+      content: 'Uno más',
     });
-    expect(next).toMatchObject({ ok: true, duplicate: false });
-    await client.collectReply(next.replyId);
+    expect(refused).toEqual({
+      ok: false,
+      error: { code: 'rate_limited', message: expect.any(String), retryAfter: expect.any(Number) },
+    });
+    expect(refused.error.retryAfter).toBeGreaterThan(30);
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('answers a repeat sent while the first reply streams with duplicate: true, and the stream goes on untouched', async () => {
+    const { token } = newUser();
+    const phone = await connectSocketIo(suite.app.url, { token });
+    const laptop = await connectWs(suite.app.url, { token });
+    const chunks = ['Una', ' respuesta', ' que', ' tarda', ' un', ' poco', ' en', ' llegar'];
+    fake.enqueue({ chunks, tokenDelayMs: 40 });
+    const send = { clientMessageId: randomUUID(), content: 'Contame despacio' };
+    const first = await phone.request('chat:send', send);
+    await phone.next('chat:delta', (d) => d.seq === 2);
+
+    // The app retries on another device, e.g. because the first ack seemed lost.
+    const repeat = await laptop.request('chat:send', send);
+    expect(repeat).toEqual({ ...first, duplicate: true });
+    expect(phone.of('chat:done')).toHaveLength(0); // it really was mid-stream
+
+    const reply = await phone.collectReply(first.replyId);
+    expect(reply.deltas.map((d) => d.seq)).toEqual(chunks.map((_, i) => i + 1));
+    expect(reply.text).toBe(chunks.join(''));
+    expect(reply.done).toMatchObject({ status: 'complete', content: chunks.join('') });
+    await phone.next('typing', (t) => !t.isTyping);
+    expect(phone.of('typing').map((t) => t.isTyping)).toEqual([true, false]);
+    expect(phone.of('chat:message')).toHaveLength(1);
+    // The retrying device sees the same reply end.
+    expect((await laptop.collectReply(first.replyId)).done).toEqual(reply.done);
+    expect(fake.requests).toHaveLength(1);
+    const stored = await storedMessages(suite.app.url, token, first.conversationId);
+    expect(stored.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'Contame despacio'],
+      ['assistant', chunks.join('')],
+    ]);
   });
 
   it('refuses a second generation while one runs (rate_limited), and accepts it once the first ended', async () => {

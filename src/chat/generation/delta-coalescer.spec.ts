@@ -39,12 +39,17 @@ describe('DeltaCoalescer', () => {
     expect(sent).toEqual(['a', 'b', 'c']);
   });
 
-  it('sends as soon as maxChars are pending', () => {
+  it('sends as soon as maxChars are pending, and never joins past the cap', () => {
     const c = coalescer(1000, 4);
     c.push('a');
     c.push('bc');
     c.push('de');
     expect(sent).toEqual(['a', 'bcde']);
+    c.push('abc');
+    c.push('ab');
+    c.push('extraordinario');
+    c.flush();
+    expect(sent).toEqual(['a', 'bcde', 'abc', 'ab', 'extraordinario']);
   });
 
   it('flush sends what is pending and leaves no timer behind', () => {

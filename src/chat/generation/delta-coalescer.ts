@@ -2,7 +2,8 @@
  * Throttles upstream deltas into outgoing ones: a delta that arrives after a quiet window goes out
  * at once (so the first token is never held back), and what arrives within `windowMs` of the last
  * send is joined and sent when the window closes, or as soon as `maxChars` are pending. Fewer events
- * and Redis publishes per token, no token held longer than the window, same text.
+ * and Redis publishes per token, no token held longer than the window, same text. An outgoing delta
+ * is longer than `maxChars` only when a single upstream delta was.
  * A window of 0 sends every upstream delta as it comes.
  */
 export class DeltaCoalescer {
@@ -17,6 +18,8 @@ export class DeltaCoalescer {
 
   push(text: string): void {
     if (!text) return;
+    // What is pending goes out first if this delta would take it past the cap.
+    if (this.pending && this.pending.length + text.length > this.maxChars) this.sendPending();
     this.pending += text;
     if (!this.window || this.pending.length >= this.maxChars) this.sendPending();
   }
