@@ -262,6 +262,8 @@ const withRealBackends = process.env.CHARLA_TEST_REAL_BACKENDS === '0' ? describ
 
 withRealBackends('Rate limits across two nodes sharing Redis', () => {
   const fake = new FakeLlm();
+  const CROSS_NODE_HISTORY_LIMIT = 4;
+  const CROSS_NODE_IP_LIMIT = 6;
   let nodes: TestApp[];
 
   beforeAll(async () => {
@@ -270,6 +272,9 @@ withRealBackends('Rate limits across two nodes sharing Redis', () => {
     const env = chatAppEnv(fake, {
       ...storageSetups()[1].env(),
       RATE_LIMIT_CHAT: String(SEND_LIMIT),
+      RATE_LIMIT_HISTORY: String(CROSS_NODE_HISTORY_LIMIT),
+      RATE_LIMIT_IP: String(CROSS_NODE_IP_LIMIT),
+      TRUSTED_PROXIES: 'loopback',
       CHAT_MAX_CONCURRENT: '100',
     });
     nodes = [await startApp(env), await startApp(env)];
@@ -280,11 +285,54 @@ withRealBackends('Rate limits across two nodes sharing Redis', () => {
     await fake.stop();
   });
 
-  it('counts one budget for sends split between the nodes', async () => {
+  /**
+   * Requests arrive as nginx forwards them, each test with client addresses of its own (a header,
+   * never a target), so the per-address budget of one test does not reach another's.
+   */
+  const clientAddress = () => `198.51.100.${1 + Math.floor(Math.random() * 254)}`;
+  const viaProxy = (headers: Record<string, string> = {}) => ({
+    ...headers,
+    'x-forwarded-for': clientAddress(),
+  });
+
+  it('counts one chat budget for sends split between the nodes and the transports', async () => {
     const token = signToken(newUserId());
-    const [a, b] = await Promise.all(nodes.map((n) => connectSocketIo(n.url, { token })));
+    const a = await connectSocketIo(nodes[0].url, { token });
+    const b = await connectWs(nodes[1].url, { token });
     for (let i = 0; i < SEND_LIMIT; i++) expect((await send(i % 2 ? a : b)).ok).toBe(true);
     expect(await send(a)).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
     expect(await send(b)).toMatchObject({ ok: false, error: { code: 'rate_limited' } });
+    const rest = await request(`${nodes[0].url}/api/chat`, {
+      headers: viaProxy(bearer(token)),
+      body: { message: 'y por REST?' },
+    });
+    expect(rest.status).toBe(429);
+    expect(rest.body.code).toBe('rate_limited');
+  });
+
+  it('counts one history budget for reads split between the nodes', async () => {
+    const user = newUserId();
+    const read = (node: TestApp) =>
+      request(`${node.url}/api/chat/history/${user}`, {
+        headers: viaProxy(bearer(signToken(user))),
+      });
+    for (let i = 0; i < CROSS_NODE_HISTORY_LIMIT; i++) {
+      const ok = await read(nodes[i % 2]);
+      expect(ok.status).toBe(200);
+      expect(Number(ok.headers.get('ratelimit-remaining'))).toBe(CROSS_NODE_HISTORY_LIMIT - i - 1);
+    }
+    for (const node of nodes) expect((await read(node)).status).toBe(429);
+  });
+
+  it('counts one per-address budget for requests split between the nodes', async () => {
+    // From a range the other tests' addresses never come from.
+    const headers = { 'x-forwarded-for': `203.0.113.${1 + Math.floor(Math.random() * 254)}` };
+    for (let i = 0; i < CROSS_NODE_IP_LIMIT; i++)
+      expect((await request(`${nodes[i % 2].url}/`, { headers })).status).toBe(200);
+    for (const node of nodes) {
+      const refused = await request(`${node.url}/`, { headers });
+      expect(refused.status).toBe(429);
+      expect(refused.body.code).toBe('rate_limited');
+    }
   });
 });
