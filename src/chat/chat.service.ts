@@ -85,13 +85,25 @@ export class ChatService {
       this.messages.findExchange(user.id, clientMessageId),
       this.claim(user, clientMessageId),
     ]);
-    if (earlier) return duplicateAck(earlier);
-    if (!claimed) return this.repeatOfPending(user, request, options);
+    if (earlier) {
+      if (claimed) this.releaseClaim(user, clientMessageId);
+      return duplicateAck(earlier);
+    }
+    return claimed
+      ? this.storeClaimed(user, request, options)
+      : this.repeatOfPending(user, request, options);
+  }
+
+  private async storeClaimed(
+    user: AuthUser,
+    request: SendMessageRequest,
+    options: SendOptions,
+  ): Promise<Sent> {
     try {
       return await this.store(user, request, options);
     } finally {
       // The stored exchange (or nothing, after a refusal) answers repeats from now on.
-      void this.cache.delete(claimKey(user, clientMessageId)).catch(() => undefined);
+      this.releaseClaim(user, request.clientMessageId);
     }
   }
 
@@ -149,6 +161,10 @@ export class ChatService {
     }
   }
 
+  private releaseClaim(user: AuthUser, clientMessageId: string): void {
+    this.cache.delete(claimKey(user, clientMessageId)).catch(() => undefined);
+  }
+
   /** A repeat that arrived while its first send is being stored: that send's ids, once stored. */
   private async repeatOfPending(
     user: AuthUser,
@@ -161,7 +177,8 @@ export class ChatService {
       const earlier = await this.messages.findExchange(user.id, request.clientMessageId);
       if (earlier) return duplicateAck(earlier);
       // The first send was refused or failed: this one is the send now.
-      if (await this.claim(user, request.clientMessageId)) return this.send(user, request, options);
+      if (await this.claim(user, request.clientMessageId))
+        return this.storeClaimed(user, request, options);
     }
     throw new AppError(
       'conflict',

@@ -147,6 +147,34 @@ describe.each(storageSetups())('Sending messages [$name]', (setup) => {
     ]);
   });
 
+  it('refuses every concurrent repeat of a send the limits refuse, at once and alike', async () => {
+    const { token } = newUser();
+    const client = await connectSocketIo(suite.app.url, { token });
+    for (const content of ['uno', 'dos', 'tres']) {
+      const ack = await client.request('chat:send', { clientMessageId: randomUUID(), content });
+      await client.collectReply(ack.replyId);
+    }
+    // The budget of 3 is spent. Repeats waiting on the refused first send take its place in turn:
+    // each is refused by the limit too, none hangs on the one before it.
+    const send = { clientMessageId: randomUUID(), content: 'cuatro' };
+    const started = Date.now();
+    const acks = await Promise.all(
+      Array.from({ length: 3 }, () => client.request('chat:send', send)),
+    );
+    expect(acks).toEqual(
+      Array.from({ length: 3 }, () => ({
+        ok: false,
+        error: {
+          code: 'rate_limited',
+          message: expect.any(String),
+          retryAfter: expect.any(Number),
+        },
+      })),
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(fake.requests).toHaveLength(3);
+  });
+
   it('refuses a second generation while one runs (rate_limited), and accepts it once the first ended', async () => {
     const { token } = newUser();
     const phone = await connectSocketIo(suite.app.url, { token });
