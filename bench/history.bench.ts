@@ -11,7 +11,11 @@ import { DataSource } from 'typeorm';
 import { encodeCursor } from '../src/common/cursor';
 import { HistoryService } from '../src/conversations/history.service';
 import { MessageEntity } from '../src/conversations/message.entity';
-import { startServerProcess, type ServerProcess } from '../test/support/server-process';
+import {
+  startServerProcess,
+  waitUntilLive,
+  type ServerProcess,
+} from '../test/support/server-process';
 import { signToken } from '../test/support/tokens';
 import { percentile, type Figure, type Section } from './report';
 
@@ -147,26 +151,8 @@ async function startCharla(): Promise<ServerProcess> {
     process.cwd(),
     0,
   );
-  try {
-    await waitUntilLive(server);
-  } catch (err) {
-    await server.stop();
-    throw err;
-  }
+  await waitUntilLive(server, SERVER_START_TIMEOUT_MS);
   return server;
-}
-
-async function waitUntilLive(server: ServerProcess): Promise<void> {
-  const deadline = Date.now() + SERVER_START_TIMEOUT_MS;
-  while (server.child.exitCode === null && Date.now() < deadline) {
-    const live = await fetch(`${server.url}/api/health/live`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (live) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`Charla did not start:\n${server.output()}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,11 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
-import { startServerProcess, type ServerProcess } from '../test/support/server-process';
+import {
+  startServerProcess,
+  waitUntilLive,
+  type ServerProcess,
+} from '../test/support/server-process';
 import { signToken } from '../test/support/tokens';
 
 /** When each delta of one reply arrived (`performance.now()`), from the send on. */
@@ -94,9 +98,9 @@ export class CharlaRelay implements Relay {
   ) {}
 
   static async start(name: string, env: Record<string, string>): Promise<CharlaRelay> {
-    const server = await startServerProcess({ LOG_LEVEL: 'warn', ...env }, ROOT, 60_000);
-    if (server.child.exitCode !== null)
-      throw new Error(`Charla did not start:\n${server.output()}`);
+    // At LOG_LEVEL=warn there is no "Listening on" line to wait for: readiness is polled.
+    const server = await startServerProcess({ LOG_LEVEL: 'warn', ...env }, ROOT, 0);
+    await waitUntilLive(server, 60_000);
     return new CharlaRelay(name, server);
   }
 

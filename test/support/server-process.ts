@@ -54,6 +54,24 @@ export async function startServerProcess(
   return { child, url: `http://127.0.0.1:${port}`, output: () => output, stop };
 }
 
+/**
+ * Polls `GET /api/health/live` until the server answers (for servers started at LOG_LEVEL=warn,
+ * which never print "Listening on"); stops the server and throws if it does not within `timeoutMs`.
+ */
+export async function waitUntilLive(server: ServerProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (server.child.exitCode === null && Date.now() < deadline) {
+    const live = await fetch(`${server.url}/api/health/live`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (live) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  await server.stop();
+  throw new Error(`Charla did not start:\n${server.output()}`);
+}
+
 /** Runs the server expecting it to refuse to start; resolves with its exit code and output. */
 export async function runUntilExit(
   env: Record<string, string>,
