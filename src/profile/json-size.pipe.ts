@@ -11,7 +11,13 @@ export class JsonSizePipe implements PipeTransform<unknown, unknown> {
       throw new AppError(
         'payload_too_large',
         `The profile must be at most ${this.maxBytes} bytes of JSON; this one is ${bytes}`,
-        { maxBytes: this.maxBytes, bytes },
+        [
+          {
+            field: 'body',
+            message: `must be at most ${this.maxBytes} bytes of JSON`,
+            value: bytes,
+          },
+        ],
       );
     }
     return value;

@@ -67,6 +67,13 @@ describe.each(storageSetups())('User profile [$name]', (setup) => {
     const tooBig = await user.put(sized(MAX_PROFILE_BYTES + 1));
     expect(tooBig.status).toBe(413);
     expect(tooBig.body.code).toBe('payload_too_large');
+    expect(tooBig.body.details).toEqual([
+      {
+        field: 'body',
+        message: `must be at most ${MAX_PROFILE_BYTES} bytes of JSON`,
+        value: MAX_PROFILE_BYTES + 1,
+      },
+    ]);
     expect((await user.get()).body.profile.interests).toEqual(sized(MAX_PROFILE_BYTES).interests);
   });
 
