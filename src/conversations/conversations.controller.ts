@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   createConversationSchema,
   listConversationsQuerySchema,
@@ -57,12 +57,6 @@ export class ConversationsController {
     @Body(new ZodValidationPipe(updateConversationSchema)) body: UpdateConversationRequest,
   ): Promise<ConversationDto> {
     return toConversationDto(await this.conversations.update(user, id, body));
-  }
-
-  @Delete(':id')
-  @HttpCode(204)
-  remove(@CurrentUser() user: AuthUser, @Param('id', conversationId) id: string): Promise<void> {
-    return this.conversations.remove(user, id);
   }
 
   @Get(':id/messages')

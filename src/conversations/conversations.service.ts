@@ -9,7 +9,6 @@ import type {
   UpdateConversationRequest,
 } from '@charla/contracts';
 import { randomUUID } from 'node:crypto';
-import { ReplyBuffer } from '../chat/generation/reply-buffer';
 import { DataSource, LessThan, Repository } from 'typeorm';
 import { canAccess, type AuthUser } from '../auth/auth-user';
 import { AppError } from '../common/app.error';
@@ -17,8 +16,6 @@ import { decodeCursor, encodeCursor, isPosition, isTimestamp, isUuid } from '../
 import { ConversationEntity } from './conversation.entity';
 import { toConversationDto, toMessageDto } from './message.mapper';
 import { MessageEntity } from './message.entity';
-import { ConversationMemory } from '../memory/conversation-memory';
-import { MessagesRepository } from './messages.repository';
 
 /** Conversations and their stored history; every read is scoped to the owner unless admin. */
 @Injectable()
@@ -26,12 +23,7 @@ export class ConversationsService {
   private readonly conversations: Repository<ConversationEntity>;
   private readonly messages: Repository<MessageEntity>;
 
-  constructor(
-    dataSource: DataSource,
-    private readonly replies: MessagesRepository,
-    private readonly buffers: ReplyBuffer,
-    private readonly memory: ConversationMemory,
-  ) {
+  constructor(dataSource: DataSource) {
     this.conversations = dataSource.getRepository(ConversationEntity);
     this.messages = dataSource.getRepository(MessageEntity);
   }
@@ -109,12 +101,9 @@ export class ConversationsService {
     return this.conversations.save(conversation);
   }
 
-  async remove(user: AuthUser, id: string): Promise<void> {
-    const conversation = await this.getOwned(user, id);
-    const replyIds = await this.replies.replyIds({ conversationId: conversation.id });
-    await this.conversations.delete({ id: conversation.id });
-    await this.buffers.delete(replyIds);
-    await this.memory.forgetConversation(conversation.id);
+  /** Deletes a conversation a send created but stored nothing in (a concurrent repeat won). */
+  async discardEmpty(user: AuthUser, id: string): Promise<void> {
+    await this.conversations.delete({ id, userId: user.id });
   }
 
   /** Newest first; `before` is the `nextCursor` of the previous page. */

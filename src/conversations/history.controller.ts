@@ -2,6 +2,7 @@ import { Controller, Delete, Get, HttpCode, Param, Query } from '@nestjs/common'
 import {
   userHistoryQuerySchema,
   userIdParamSchema,
+  uuidParamSchema,
   type MessageDto,
   type Page,
   type UserHistoryQuery,
@@ -13,13 +14,17 @@ import { UserRateLimit } from '../limits/user-rate-limit.guard';
 import { HistoryService } from './history.service';
 
 const userId = new ZodValidationPipe(userIdParamSchema);
+const conversationId = new ZodValidationPipe(uuidParamSchema);
 
-/** Seed 003's per-user history: the caller's own, or anyone's for an admin (dashboards). */
-@Controller('api/chat/history')
+/**
+ * Seed 003's per-user history: the caller's own, or anyone's for an admin (dashboards); and the
+ * deletes, which reach past PostgreSQL (running replies, memory, summaries, resume buffers).
+ */
+@Controller('api')
 export class HistoryController {
   constructor(private readonly history: HistoryService) {}
 
-  @Get(':userId')
+  @Get('chat/history/:userId')
   @UserRateLimit('history')
   list(
     @CurrentUser() user: AuthUser,
@@ -29,9 +34,18 @@ export class HistoryController {
     return this.history.list(user, id, query);
   }
 
-  @Delete(':userId')
+  @Delete('chat/history/:userId')
   @HttpCode(204)
   erase(@CurrentUser() user: AuthUser, @Param('userId', userId) id: string): Promise<void> {
     return this.history.erase(user, id);
+  }
+
+  @Delete('conversations/:id')
+  @HttpCode(204)
+  eraseConversation(
+    @CurrentUser() user: AuthUser,
+    @Param('id', conversationId) id: string,
+  ): Promise<void> {
+    return this.history.eraseConversation(user, id);
   }
 }

@@ -25,7 +25,7 @@ interface Erased {
   streamingIds: string[];
 }
 
-/** A user's whole history across conversations (seed 003): read page by page, or erased. */
+/** A user's whole history across conversations (seed 003): read page by page, or erased; and erasing one conversation. */
 @Injectable()
 export class HistoryService {
   private readonly logger = new Logger(HistoryService.name);
@@ -75,37 +75,56 @@ export class HistoryService {
    */
   async erase(user: AuthUser, userId: string): Promise<void> {
     assertMayReach(user, userId);
-    const erased = await this.eraseRows(userId);
-    // A reply still streaming would write its buffer and memory again after they were cleared.
-    await this.stopReplies(erased.streamingIds);
-    await Promise.all([
-      this.buffers.delete(erased.replyIds),
-      this.summaries.forget(erased.conversationIds),
-      this.memory.forgetProfile(userId),
-      ...erased.conversationIds.map((id) => this.memory.forgetConversation(id)),
-    ]);
+    await this.clear(await this.eraseRows({ userId }));
+    await this.memory.forgetProfile(userId);
   }
 
-  private eraseRows(userId: string): Promise<Erased> {
+  /** Erases one of the caller's own conversations the same way (writes stay the owner's). */
+  async eraseConversation(user: AuthUser, conversationId: string): Promise<void> {
+    const erased = await this.eraseRows({ userId: user.id, conversationId });
+    if (erased.conversationIds.length === 0) throw AppError.notFound('Conversation');
+    await this.clear(erased);
+  }
+
+  /** A user's conversations (all, or the one named) and, for all, their profile, in one transaction. */
+  private eraseRows(scope: { userId: string; conversationId?: string }): Promise<Erased> {
+    const params = [scope.userId, scope.conversationId ?? null];
     return this.dataSource.transaction(async (tx) => {
       // Locked first: a message being sent to one of them waits, then finds its conversation gone,
       // so every reply the erase must stop is in the list read below.
       const conversations: { id: string }[] = await tx.query(
-        `SELECT id FROM conversations WHERE user_id = $1 ORDER BY id FOR UPDATE`,
-        [userId],
+        `SELECT id FROM conversations WHERE user_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid)
+          ORDER BY id FOR UPDATE`,
+        params,
       );
       const replies: { id: string; status: string }[] = await tx.query(
-        `SELECT id, status FROM messages WHERE user_id = $1 AND role = 'assistant'`,
-        [userId],
+        `SELECT id, status FROM messages WHERE user_id = $1 AND role = 'assistant'
+            AND ($2::uuid IS NULL OR conversation_id = $2::uuid)`,
+        params,
       );
-      await tx.query(`DELETE FROM conversations WHERE user_id = $1`, [userId]);
-      await tx.query(`DELETE FROM user_profiles WHERE user_id = $1`, [userId]);
+      await tx.query(
+        `DELETE FROM conversations WHERE user_id = $1 AND ($2::uuid IS NULL OR id = $2::uuid)`,
+        params,
+      );
+      if (!scope.conversationId)
+        await tx.query(`DELETE FROM user_profiles WHERE user_id = $1`, [scope.userId]);
       return {
         conversationIds: conversations.map((c) => c.id),
         replyIds: replies.map((r) => r.id),
         streamingIds: replies.filter((r) => r.status === 'streaming').map((r) => r.id),
       };
     });
+  }
+
+  /** After the rows: stops what still streams, then clears what lives outside PostgreSQL. */
+  private async clear(erased: Erased): Promise<void> {
+    // A reply still streaming would write its buffer and memory again after they were cleared.
+    await this.stopReplies(erased.streamingIds);
+    await Promise.all([
+      this.buffers.delete(erased.replyIds),
+      this.summaries.forget(erased.conversationIds),
+      ...erased.conversationIds.map((id) => this.memory.forgetConversation(id)),
+    ]);
   }
 
   /** Aborts the replies on whichever node runs them and waits (bounded) until each has stopped. */

@@ -128,15 +128,6 @@ export class MessagesRepository {
     return reply ? { message, reply } : null;
   }
 
-  /** Ids of the assistant replies in scope, whose resume buffers go when the conversation does. */
-  async replyIds(scope: { conversationId: string } | { userId: string }): Promise<string[]> {
-    const rows = await this.messages.find({
-      select: { id: true },
-      where: { ...scope, role: 'assistant' },
-    });
-    return rows.map((r) => r.id);
-  }
-
   byId(id: string): Promise<MessageEntity | null> {
     return this.messages.findOneBy({ id });
   }

@@ -137,7 +137,8 @@ export const OPERATIONS: Operation[] = [
     method: 'delete',
     path: '/api/conversations/{id}',
     tag: 'conversations',
-    summary: 'Delete a conversation with its messages (owner)',
+    summary:
+      'Delete a conversation everywhere (owner): messages, running reply, memory, summary, buffers',
     params: id,
     responses: { 204: null },
   },

@@ -396,6 +396,59 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
       ).toBe(0);
     });
 
+    it('deletes one conversation the same way: its streaming reply stops, nothing of it is left, the rest stays', async () => {
+      const alice = newUser();
+      const marker = `alice-${randomUUID()}`;
+      await chat(alice, 'Una conversación que se queda', `kept-${randomUUID()}`);
+      suite.fake.enqueue({
+        text: Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '),
+        tokenDelayMs: 50,
+      });
+      const client = await connectSocketIo(suite.app.url, { token: alice.token });
+      const ack = await client.request('chat:send', {
+        clientMessageId: randomUUID(),
+        content: `${marker} Contame una historia larga`,
+      });
+      await client.next('chat:delta', (d) => d.replyId === ack.replyId && d.seq >= 3);
+      expect((await get(`/conversations/${ack.conversationId}/summary`, alice)).status).toBe(200);
+      // What names this conversation; the user's id is left out, since their profile and other
+      // conversation stay.
+      const trace: Trace = {
+        userId: `someone-else-${randomUUID()}`,
+        marker,
+        conversationIds: [ack.conversationId],
+        messageIds: [ack.messageId, ack.replyId],
+        replyIds: [ack.replyId],
+      };
+      expect(await leftovers(trace)).toEqual(
+        expect.arrayContaining([`summary of ${ack.conversationId}`, `buffer of ${ack.replyId}`]),
+      );
+
+      const deleted = await request(url(`/conversations/${ack.conversationId}`), {
+        method: 'DELETE',
+        headers: alice.headers,
+      });
+      expect(deleted.status).toBe(204);
+
+      const seen = await client.collectReply(ack.replyId, 2000);
+      expect(seen.deltas.length).toBeLessThan(60);
+      const upstream = suite.fake.requests.find((r) =>
+        r.messages.some((m) => m.content.includes(marker)),
+      )!;
+      expect((await suite.fake.waitForEnd(upstream)).how).toBe('client-closed');
+      const deadline = Date.now() + 2000;
+      let left = await leftovers(trace);
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        left = await leftovers(trace);
+      }
+      expect(left).toEqual([]);
+      expect((await get(`/conversations/${ack.conversationId}`, alice)).status).toBe(404);
+      const remaining = (await get('/conversations', alice)).body.data as { id: string }[];
+      expect(remaining).toHaveLength(1);
+      expect(remaining[0].id).not.toBe(ack.conversationId);
+    });
+
     it('leaves no summary behind when one was being generated during the erase', async () => {
       const alice = newUser();
       const marker = `alice-${randomUUID()}`;
