@@ -126,7 +126,8 @@ export class ChatService {
       if (!stored) {
         // A concurrent repeat won at the unique index (its claim was lost to a store outage or expiry).
         await admission.cancel();
-        if (!owned && !options.sessionId) await this.conversations.discardEmpty(user, conversation.id);
+        if (!owned && !options.sessionId)
+          await this.conversations.discardEmpty(user, conversation.id);
         return duplicateAck((await this.messages.findExchange(user.id, request.clientMessageId))!);
       }
       const start = (onDelta?: (delta: ChatDelta) => void) =>
