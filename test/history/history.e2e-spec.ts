@@ -349,21 +349,45 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
       expect((await erase(alice)).status).toBe(204);
     });
 
-    it('stops a reply that is streaming, and leaves nothing once it has ended', async () => {
-      const alice = newUser();
-      const marker = `alice-${randomUUID()}`;
-      const words = 60;
-      // Three seconds of reply unless the erase stops it.
+    const LONG_REPLY_WORDS = 60;
+    /** A reply of three seconds unless something stops it, seen to stream (seq 3) before returning. */
+    const startLongReply = async (user: User, marker: string) => {
       suite.fake.enqueue({
-        text: Array.from({ length: words }, (_, i) => `w${i}`).join(' '),
+        text: Array.from({ length: LONG_REPLY_WORDS }, (_, i) => `w${i}`).join(' '),
         tokenDelayMs: 50,
       });
-      const client = await connectSocketIo(suite.app.url, { token: alice.token });
+      const client = await connectSocketIo(suite.app.url, { token: user.token });
       const ack = await client.request('chat:send', {
         clientMessageId: randomUUID(),
         content: `${marker} Contame una historia larga`,
       });
       await client.next('chat:delta', (d) => d.replyId === ack.replyId && d.seq >= 3);
+      /** Once stopped: fewer deltas than scripted, and the upstream request was closed by Charla. */
+      const expectStopped = async () => {
+        const seen = await client.collectReply(ack.replyId, 2000);
+        expect(seen.deltas.length).toBeLessThan(LONG_REPLY_WORDS);
+        const upstream = suite.fake.requests.find((r) =>
+          r.messages.some((m) => m.content.includes(marker)),
+        )!;
+        expect((await suite.fake.waitForEnd(upstream)).how).toBe('client-closed');
+      };
+      return { ack, expectStopped };
+    };
+    /** `leftovers`, once the stopped reply has let go of what it held (bounded wait). */
+    const settledLeftovers = async (trace: Trace): Promise<string[]> => {
+      const deadline = Date.now() + 2000;
+      let left = await leftovers(trace);
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        left = await leftovers(trace);
+      }
+      return left;
+    };
+
+    it('stops a reply that is streaming, and leaves nothing once it has ended', async () => {
+      const alice = newUser();
+      const marker = `alice-${randomUUID()}`;
+      const { ack, expectStopped } = await startLongReply(alice, marker);
       const trace: Trace = {
         userId: alice.id,
         marker,
@@ -377,18 +401,8 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
 
       expect((await erase(alice)).status).toBe(204);
 
-      const seen = await client.collectReply(ack.replyId, 2000);
-      expect(seen.deltas.length).toBeLessThan(words);
-      const [upstream] = await suite.fake.waitForRequests(1);
-      expect((await suite.fake.waitForEnd(upstream)).how).toBe('client-closed');
-      // The reply lets go of its lease and concurrency slot as it ends: bounded wait, then assert.
-      const deadline = Date.now() + 2000;
-      let left = await leftovers(trace);
-      while (left.length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        left = await leftovers(trace);
-      }
-      expect(left).toEqual([]);
+      await expectStopped();
+      expect(await settledLeftovers(trace)).toEqual([]);
       expect(
         await suite.app.app.get(DataSource).getRepository(MessageEntity).countBy({
           userId: alice.id,
@@ -400,16 +414,7 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
       const alice = newUser();
       const marker = `alice-${randomUUID()}`;
       await chat(alice, 'Una conversación que se queda', `kept-${randomUUID()}`);
-      suite.fake.enqueue({
-        text: Array.from({ length: 60 }, (_, i) => `w${i}`).join(' '),
-        tokenDelayMs: 50,
-      });
-      const client = await connectSocketIo(suite.app.url, { token: alice.token });
-      const ack = await client.request('chat:send', {
-        clientMessageId: randomUUID(),
-        content: `${marker} Contame una historia larga`,
-      });
-      await client.next('chat:delta', (d) => d.replyId === ack.replyId && d.seq >= 3);
+      const { ack, expectStopped } = await startLongReply(alice, marker);
       expect((await get(`/conversations/${ack.conversationId}/summary`, alice)).status).toBe(200);
       // What names this conversation; the user's id is left out, since their profile and other
       // conversation stay.
@@ -430,19 +435,8 @@ describe.each(storageSetups())('Per-user history [$name]', (setup) => {
       });
       expect(deleted.status).toBe(204);
 
-      const seen = await client.collectReply(ack.replyId, 2000);
-      expect(seen.deltas.length).toBeLessThan(60);
-      const upstream = suite.fake.requests.find((r) =>
-        r.messages.some((m) => m.content.includes(marker)),
-      )!;
-      expect((await suite.fake.waitForEnd(upstream)).how).toBe('client-closed');
-      const deadline = Date.now() + 2000;
-      let left = await leftovers(trace);
-      while (left.length > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        left = await leftovers(trace);
-      }
-      expect(left).toEqual([]);
+      await expectStopped();
+      expect(await settledLeftovers(trace)).toEqual([]);
       expect((await get(`/conversations/${ack.conversationId}`, alice)).status).toBe(404);
       const remaining = (await get('/conversations', alice)).body.data as { id: string }[];
       expect(remaining).toHaveLength(1);
